@@ -1,0 +1,396 @@
+-- =============================================================================
+-- genvault: image storage, the history of each user's generations.
+--
+-- Paste this into the Supabase SQL editor after credits.sql (or run
+-- `gen db migrate`). Idempotent: applying it again changes nothing.
+--
+-- Every row belongs to one user, and Row Level Security lets each signed-in
+-- user see and change only their own rows, whichever way they reach the
+-- database. The functions at the end are what the genvault library calls;
+-- the read functions run with the caller's rights, so RLS applies to them too.
+-- =============================================================================
+
+create extension if not exists pg_trgm with schema extensions;
+
+-- -----------------------------------------------------------------------------
+-- Path rule used by the table's checks
+-- -----------------------------------------------------------------------------
+create or replace function public.genvault_is_owned_path(path text, owner text)
+returns boolean
+language sql immutable
+set search_path = ''
+as $$
+  select path ~ '^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+$'
+     and position('..' in path) = 0
+     and split_part(path, '/', 1) = owner
+$$;
+comment on function public.genvault_is_owned_path(text, text) is
+  'True when path is a relative storage path whose first folder is owner, with no '
+  '".." and no odd characters: the per-user folder layout that storage policies check.';
+
+-- -----------------------------------------------------------------------------
+-- Table
+-- -----------------------------------------------------------------------------
+create table if not exists public.user_generations (
+  id uuid primary key default gen_random_uuid(),
+  user_id text not null references public.user_credits (user_id) on delete cascade,
+  prompt text not null,
+  image_url text not null,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  model text not null default 'unknown',
+  params jsonb not null default '{}'::jsonb,
+  thumbnail_url text,
+  image_bytes bigint,
+  image_sha256 text,
+  constraint user_generations_prompt_length
+    check (length(btrim(prompt)) between 1 and 2000),
+  constraint user_generations_image_url_shape
+    check (image_url ~ '^https://[^\s]+$' or public.genvault_is_owned_path(image_url, user_id)),
+  constraint user_generations_thumbnail_url_shape
+    check (thumbnail_url is null or thumbnail_url ~ '^https://[^\s]+$'
+           or public.genvault_is_owned_path(thumbnail_url, user_id)),
+  constraint user_generations_params_object check (jsonb_typeof(params) = 'object'),
+  constraint user_generations_image_bytes check (image_bytes is null or image_bytes >= 0),
+  constraint user_generations_image_sha256 check (image_sha256 is null or image_sha256 ~ '^[0-9a-f]{64}$')
+);
+comment on table public.user_generations is
+  'One row per generated image: who made it, from which prompt, and where its bytes '
+  'are kept. Rows are private to their owner (RLS).';
+comment on column public.user_generations.user_id is 'auth.users.id as text; the owner.';
+comment on column public.user_generations.image_url is
+  'Where the full image lives: a storage path "<user_id>/<file>" in genvault''s '
+  'bucket or local store (the first segment must be the owner), or an https URL '
+  'for rows written by other clients. Never a model provider''s temporary URL.';
+comment on column public.user_generations.model is
+  'The image model that made it (for example black-forest-labs/flux-schnell).';
+comment on column public.user_generations.params is
+  'The model settings used (aspect_ratio, seed, ...), so a generation can be repeated.';
+comment on column public.user_generations.thumbnail_url is
+  'A small WebP beside the image, same path rules as image_url; drawn by galleries.';
+comment on column public.user_generations.image_bytes is
+  'Size of the stored image in bytes: storage estimates and export progress.';
+comment on column public.user_generations.image_sha256 is
+  'SHA-256 of the stored image: exports verify and resume against it.';
+
+-- -----------------------------------------------------------------------------
+-- Indexes
+-- -----------------------------------------------------------------------------
+create index if not exists user_generations_user_created_idx
+  on public.user_generations (user_id, created_at desc, id desc);
+comment on index public.user_generations_user_created_idx is
+  'History pages: "my newest first", paged by (created_at, id) keyset. Also the '
+  'index the RLS filter on user_id uses.';
+
+create index if not exists user_generations_prompt_trgm_idx
+  on public.user_generations using gin (prompt extensions.gin_trgm_ops);
+comment on index public.user_generations_prompt_trgm_idx is
+  'Case-insensitive substring search (ILIKE ''%term%'') on prompts. A b-tree cannot '
+  'serve a leading wildcard; trigrams can for terms of 3 or more characters.';
+
+-- -----------------------------------------------------------------------------
+-- updated_at
+-- -----------------------------------------------------------------------------
+create or replace function public.genvault_touch_updated_at() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  new.updated_at := now();
+  return new;
+end
+$$;
+comment on function public.genvault_touch_updated_at() is
+  'Trigger: keeps updated_at equal to the time of the last change.';
+
+create or replace trigger user_generations_touch_updated_at
+  before update on public.user_generations
+  for each row execute function public.genvault_touch_updated_at();
+
+create or replace trigger user_credits_touch_updated_at
+  before update on public.user_credits
+  for each row execute function public.genvault_touch_updated_at();
+
+-- -----------------------------------------------------------------------------
+-- Row Level Security: one policy per command, each for signed-in users only.
+-- -----------------------------------------------------------------------------
+alter table public.user_generations enable row level security;
+
+drop policy if exists "Users can view their own generations" on public.user_generations;
+create policy "Users can view their own generations"
+  on public.user_generations for select
+  to authenticated
+  using ((select auth.uid())::text = user_id);
+comment on policy "Users can view their own generations" on public.user_generations is
+  'A user reads only their own history; other rows are simply invisible.';
+
+drop policy if exists "Users can insert their own generations" on public.user_generations;
+create policy "Users can insert their own generations"
+  on public.user_generations for insert
+  to authenticated
+  with check ((select auth.uid())::text = user_id);
+comment on policy "Users can insert their own generations" on public.user_generations is
+  'A user can add rows only under their own user_id (SQLSTATE 42501 otherwise).';
+
+drop policy if exists "Users can update their own generations" on public.user_generations;
+create policy "Users can update their own generations"
+  on public.user_generations for update
+  to authenticated
+  using ((select auth.uid())::text = user_id)
+  with check ((select auth.uid())::text = user_id);
+comment on policy "Users can update their own generations" on public.user_generations is
+  'A user can change only their own rows, and WITH CHECK stops them from handing '
+  'a row to another user_id.';
+
+drop policy if exists "Users can delete their own generations" on public.user_generations;
+create policy "Users can delete their own generations"
+  on public.user_generations for delete
+  to authenticated
+  using ((select auth.uid())::text = user_id);
+comment on policy "Users can delete their own generations" on public.user_generations is
+  'A user can delete only their own rows; deleting another''s id deletes nothing.';
+
+-- -----------------------------------------------------------------------------
+-- Functions the library calls
+-- -----------------------------------------------------------------------------
+
+-- Paging contract for list and search: newest first, ordered by (created_at, id)
+-- descending; pass the last row's created_at and id as before_created_at and
+-- before_id to get the next page. Stable under concurrent inserts, unlike OFFSET.
+
+create or replace function public.list_generations(
+  page_size integer default 50,
+  before_created_at timestamptz default null,
+  before_id uuid default null
+) returns setof public.user_generations
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+  me text := public.genvault_require_user();
+begin
+  if page_size is null or page_size not between 1 and 1000 then
+    raise exception 'page size must be between 1 and 1000' using errcode = '22023';
+  end if;
+  -- The explicit user_id filter repeats the policy so the planner can walk the
+  -- composite index; the policy still applies.
+  return query
+    select g.*
+      from public.user_generations g
+     where g.user_id = me
+       and (before_created_at is null
+            or (g.created_at, g.id) < (before_created_at, coalesce(before_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)))
+     order by g.created_at desc, g.id desc
+     limit page_size;
+end
+$$;
+comment on function public.list_generations(integer, timestamptz, uuid) is
+  'One page of the caller''s history, newest first (keyset paging).';
+
+create or replace function public.search_generations(
+  search_text text,
+  page_size integer default 50,
+  before_created_at timestamptz default null,
+  before_id uuid default null
+) returns setof public.user_generations
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+  me text := public.genvault_require_user();
+  pattern text;
+begin
+  if search_text is null or length(btrim(search_text)) = 0 then
+    raise exception 'search text must not be empty' using errcode = '22023';
+  end if;
+  if length(search_text) > 2000 then
+    raise exception 'search text must be at most 2000 characters' using errcode = '22023';
+  end if;
+  if page_size is null or page_size not between 1 and 1000 then
+    raise exception 'page size must be between 1 and 1000' using errcode = '22023';
+  end if;
+  -- The user's text is matched literally: \, % and _ are escaped.
+  pattern := '%' || replace(replace(replace(btrim(search_text), '\', '\\'), '%', '\%'), '_', '\_') || '%';
+  return query
+    select g.*
+      from public.user_generations g
+     where g.user_id = me
+       and g.prompt ilike pattern
+       and (before_created_at is null
+            or (g.created_at, g.id) < (before_created_at, coalesce(before_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)))
+     order by g.created_at desc, g.id desc
+     limit page_size;
+end
+$$;
+comment on function public.search_generations(text, integer, timestamptz, uuid) is
+  'Case-insensitive substring search over the caller''s prompts, newest first, '
+  'with the same keyset paging as list_generations. %, _ and \ match literally.';
+
+create or replace function public.get_generation(generation_id uuid)
+returns setof public.user_generations
+language sql stable
+set search_path = ''
+as $$
+  select g.*
+    from public.user_generations g
+   where g.id = get_generation.generation_id
+     and g.user_id = public.genvault_require_user()
+$$;
+comment on function public.get_generation(uuid) is
+  'The caller''s generation with this id, or no row (another user''s id looks missing).';
+
+create or replace function public.record_generation(
+  reservation_id uuid,
+  prompt text,
+  image_url text,
+  model text,
+  params jsonb default '{}'::jsonb,
+  thumbnail_url text default null,
+  image_bytes bigint default null,
+  image_sha256 text default null
+) returns setof public.user_generations
+language plpgsql volatile security definer
+set search_path = ''
+as $$
+declare
+  me text := public.genvault_require_user();
+  reservation public.credit_ledger;
+  row_out public.user_generations;
+begin
+  select r.* into reservation
+    from public.credit_ledger r
+   where r.id = record_generation.reservation_id
+     and r.reason = 'reserve'
+     and r.user_id = me
+     for update;
+  if not found then
+    raise exception 'reservation not found' using errcode = 'P0002';
+  end if;
+
+  -- Settle first: the unique `settles` column refuses a reservation that was
+  -- already spent or refunded (for example by the expiry sweep).
+  begin
+    insert into public.credit_ledger (user_id, delta, reason, generation_id, settles)
+    values (me, 0, 'spend', reservation.generation_id, reservation.id);
+  exception when unique_violation then
+    raise exception 'reservation % was already settled', reservation.id
+      using errcode = '55000',
+            hint = 'It expired or was refunded; start a new generation.';
+  end;
+
+  insert into public.user_generations
+    (id, user_id, prompt, image_url, model, params, thumbnail_url, image_bytes, image_sha256)
+  values
+    (reservation.generation_id, me, btrim(record_generation.prompt), record_generation.image_url,
+     record_generation.model, coalesce(record_generation.params, '{}'::jsonb),
+     record_generation.thumbnail_url, record_generation.image_bytes, record_generation.image_sha256)
+  returning * into row_out;
+
+  return next row_out;
+end
+$$;
+comment on function public.record_generation(uuid, text, text, text, jsonb, text, bigint, text) is
+  'Saves a finished generation and turns its reservation into a spend, in one '
+  'transaction. The row id is the generation id given to reserve_credit, and the '
+  'owner is always the caller.';
+
+create or replace function public.delete_generations(generation_ids uuid[])
+returns table (id uuid, image_url text, thumbnail_url text, still_referenced boolean)
+language plpgsql volatile
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+  me text := public.genvault_require_user();
+begin
+  if generation_ids is null or cardinality(generation_ids) > 1000 then
+    raise exception 'give between 0 and 1000 ids' using errcode = '22023';
+  end if;
+  return query
+  with gone as (
+    delete from public.user_generations g
+     where g.id = any (generation_ids)
+       and g.user_id = me
+    returning g.id, g.image_url, g.thumbnail_url
+  )
+  select d.id, d.image_url, d.thumbnail_url,
+         exists (select from public.user_generations o
+                  where o.user_id = me
+                    and o.image_url = d.image_url
+                    and not (o.id = any (generation_ids)))
+    from gone d;
+end
+$$;
+comment on function public.delete_generations(uuid[]) is
+  'Deletes the caller''s generations with these ids and returns what was deleted, '
+  'with whether another of the caller''s rows still uses the same stored file (a '
+  'content-addressed store shares identical images). Ids of other users, or '
+  'unknown ids, are ignored alike.';
+
+create or replace function public.referenced_paths(paths text[])
+returns setof text
+language sql stable
+set search_path = ''
+as $$
+  select p.path
+    from unnest(paths) as p(path)
+   where exists (select from public.user_generations g
+                  where g.user_id = public.genvault_require_user()
+                    and (g.image_url = p.path or g.thumbnail_url = p.path))
+$$;
+comment on function public.referenced_paths(text[]) is
+  'Which of these stored paths a row of the caller still points at: lets a '
+  'storage sweep remove files left behind by a crashed generation.';
+
+create or replace function public.delete_my_account()
+returns table (generations bigint, ledger_entries bigint)
+language plpgsql volatile security definer
+set search_path = ''
+as $$
+declare
+  me text := public.genvault_require_user();
+begin
+  select count(*) into generations from public.user_generations g where g.user_id = me;
+  select count(*) into ledger_entries from public.credit_ledger l where l.user_id = me;
+  -- Removing the auth user cascades (by trigger) to credits, ledger and generations.
+  delete from auth.users u where u.id = me::uuid;
+  delete from public.user_credits c where c.user_id = me;
+  return next;
+end
+$$;
+comment on function public.delete_my_account() is
+  'Erases the caller: auth user, credits, ledger and generations. Stored files are '
+  'the client''s to remove first (Storage is not reachable from SQL). Returns what '
+  'was removed.';
+
+-- -----------------------------------------------------------------------------
+-- Grants: users work through RLS; anon gets nothing.
+-- -----------------------------------------------------------------------------
+revoke all on public.user_generations from public, anon, authenticated;
+grant select, insert, update, delete on public.user_generations to authenticated;
+grant all on public.user_generations to service_role;
+
+revoke execute on function
+  public.genvault_is_owned_path(text, text),
+  public.genvault_touch_updated_at(),
+  public.list_generations(integer, timestamptz, uuid),
+  public.search_generations(text, integer, timestamptz, uuid),
+  public.get_generation(uuid),
+  public.record_generation(uuid, text, text, text, jsonb, text, bigint, text),
+  public.delete_generations(uuid[]),
+  public.referenced_paths(text[]),
+  public.delete_my_account()
+  from public, anon, authenticated, service_role;
+
+-- The path rule runs inside the table's CHECK constraints, as the writing role.
+grant execute on function public.genvault_is_owned_path(text, text) to authenticated, service_role;
+
+grant execute on function
+  public.list_generations(integer, timestamptz, uuid),
+  public.search_generations(text, integer, timestamptz, uuid),
+  public.get_generation(uuid),
+  public.record_generation(uuid, text, text, text, jsonb, text, bigint, text),
+  public.delete_generations(uuid[]),
+  public.referenced_paths(text[]),
+  public.delete_my_account()
+  to authenticated;

@@ -1,0 +1,243 @@
+-- =============================================================================
+-- genvault: monitoring and retention.
+--
+-- Operator figures over every user (images per user, popular prompts, storage,
+-- daily and weekly trends, retention clean-up) are functions that only
+-- service_role and direct operator sessions may run. my_stats() gives a
+-- signed-in user the same kind of figures about themselves only.
+--
+-- Apply after add_image_storage.sql. Idempotent.
+-- =============================================================================
+
+-- -----------------------------------------------------------------------------
+-- Operator functions
+-- -----------------------------------------------------------------------------
+
+-- Every admin_* function starts with this check, so that a grant made by
+-- mistake still cannot expose other users' data.
+create or replace function public.genvault_require_operator() returns void
+language plpgsql stable
+set search_path = ''
+as $$
+begin
+  if not public.genvault_is_operator() then
+    raise exception 'operators only' using errcode = '42501',
+      hint = 'Use the service role key or a direct database connection.';
+  end if;
+end
+$$;
+comment on function public.genvault_require_operator() is
+  'Raises 42501 unless the session acts as service_role or a direct operator.';
+
+create or replace function public.admin_images_per_user(max_rows integer default 50)
+returns table (user_id text, images bigint, first_at timestamptz, last_at timestamptz)
+language plpgsql stable security definer
+set search_path = ''
+as $$
+#variable_conflict use_column
+begin
+  perform public.genvault_require_operator();
+  return query
+    select g.user_id, count(*), min(g.created_at), max(g.created_at)
+      from public.user_generations g
+     group by g.user_id
+     order by count(*) desc, g.user_id
+     limit greatest(1, least(max_rows, 10000));
+end
+$$;
+comment on function public.admin_images_per_user(integer) is
+  'Operators: the users with the most images, with their first and last dates.';
+
+create or replace function public.admin_popular_prompts(max_rows integer default 20)
+returns table (prompt text, uses bigint, users bigint, last_at timestamptz)
+language plpgsql stable security definer
+set search_path = ''
+as $$
+#variable_conflict use_column
+begin
+  perform public.genvault_require_operator();
+  return query
+    select lower(btrim(g.prompt)), count(*), count(distinct g.user_id), max(g.created_at)
+      from public.user_generations g
+     group by lower(btrim(g.prompt))
+     order by count(*) desc, max(g.created_at) desc
+     limit greatest(1, least(max_rows, 10000));
+end
+$$;
+comment on function public.admin_popular_prompts(integer) is
+  'Operators: the most repeated prompts (compared case- and space-insensitively).';
+
+create or replace function public.admin_storage_estimate()
+returns table (images bigint, users bigint, known_bytes bigint, estimated_bytes bigint,
+               table_bytes bigint)
+language plpgsql stable security definer
+set search_path = ''
+as $$
+#variable_conflict use_column
+begin
+  perform public.genvault_require_operator();
+  return query
+    select count(*),
+           count(distinct g.user_id),
+           coalesce(sum(g.image_bytes), 0)::bigint,
+           -- Rows written without a size are counted at the mean of those with one.
+           (coalesce(sum(g.image_bytes), 0)
+             + count(*) filter (where g.image_bytes is null)
+               * coalesce(avg(g.image_bytes), 0))::bigint,
+           pg_catalog.pg_total_relation_size('public.user_generations')
+      from public.user_generations g;
+end
+$$;
+comment on function public.admin_storage_estimate() is
+  'Operators: how many images, the bytes they take in storage (measured where known, '
+  'estimated otherwise), and the size of the table with its indexes.';
+
+create or replace function public.admin_trends(bucket text default 'day', periods integer default 30)
+returns table (period_start timestamptz, images bigint, users bigint)
+language plpgsql stable security definer
+set search_path = ''
+as $$
+#variable_conflict use_column
+begin
+  perform public.genvault_require_operator();
+  if bucket not in ('day', 'week') then
+    raise exception 'bucket must be day or week' using errcode = '22023';
+  end if;
+  if periods is null or periods not between 1 and 3660 then
+    raise exception 'periods must be between 1 and 3660' using errcode = '22023';
+  end if;
+  return query
+    with span as (
+      select pg_catalog.date_trunc(bucket, now()) - ((periods - 1) * ('1 ' || bucket)::interval) as since
+    )
+    select s.period_start, coalesce(c.images, 0), coalesce(c.users, 0)
+      from span,
+           pg_catalog.generate_series(span.since, pg_catalog.date_trunc(bucket, now()),
+                                      ('1 ' || bucket)::interval) as s(period_start)
+      left join (
+        select pg_catalog.date_trunc(bucket, g.created_at) as period_start,
+               count(*) as images, count(distinct g.user_id) as users
+          from public.user_generations g, span
+         where g.created_at >= span.since
+         group by 1
+      ) c using (period_start)
+     order by s.period_start;
+end
+$$;
+comment on function public.admin_trends(text, integer) is
+  'Operators: images and active users per day or per week for the last N periods, '
+  'with empty periods shown as zero.';
+
+create or replace function public.admin_purge_older_than(
+  age interval,
+  dry_run boolean default true
+) returns table (id uuid, user_id text, image_url text, thumbnail_url text, created_at timestamptz)
+language plpgsql volatile security definer
+set search_path = ''
+as $$
+#variable_conflict use_column
+begin
+  perform public.genvault_require_operator();
+  if age is null or age < interval '1 day' then
+    raise exception 'retention age must be at least 1 day' using errcode = '22023';
+  end if;
+  if dry_run then
+    return query
+      select g.id, g.user_id, g.image_url, g.thumbnail_url, g.created_at
+        from public.user_generations g
+       where g.created_at < now() - age
+       order by g.created_at;
+  else
+    return query
+      delete from public.user_generations g
+       where g.created_at < now() - age
+      returning g.id, g.user_id, g.image_url, g.thumbnail_url, g.created_at;
+  end if;
+end
+$$;
+comment on function public.admin_purge_older_than(interval, boolean) is
+  'Operators: retention clean-up. Lists (dry_run, the default) or deletes every '
+  'generation older than age, returning the stored paths to remove from storage.';
+
+-- -----------------------------------------------------------------------------
+-- Personal statistics
+-- -----------------------------------------------------------------------------
+create or replace function public.my_stats(days integer default 30, top integer default 5)
+returns jsonb
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+  me text := public.genvault_require_user();
+  result jsonb;
+begin
+  if days is null or days not between 1 and 3660 then
+    raise exception 'days must be between 1 and 3660' using errcode = '22023';
+  end if;
+  if top is null or top not between 1 and 100 then
+    raise exception 'top must be between 1 and 100' using errcode = '22023';
+  end if;
+  select jsonb_build_object(
+    'total', count(*),
+    'bytes', coalesce(sum(g.image_bytes), 0),
+    'first_at', min(g.created_at),
+    'last_at', max(g.created_at),
+    'credits', (select c.credits from public.user_credits c where c.user_id = me),
+    'credits_spent', (select count(*) from public.credit_ledger l
+                       where l.user_id = me and l.reason = 'spend'),
+    'per_day', coalesce((
+      select jsonb_agg(jsonb_build_object('day', d.day, 'images', d.images) order by d.day)
+        from (select (g2.created_at at time zone 'UTC')::date as day, count(*) as images
+                from public.user_generations g2
+               where g2.user_id = me
+                 and g2.created_at >= now() - make_interval(days => days)
+               group by 1) d), '[]'::jsonb),
+    'per_week', coalesce((
+      select jsonb_agg(jsonb_build_object('week', w.week, 'images', w.images) order by w.week)
+        from (select (pg_catalog.date_trunc('week', g3.created_at at time zone 'UTC'))::date as week,
+                     count(*) as images
+                from public.user_generations g3
+               where g3.user_id = me
+                 and g3.created_at >= now() - make_interval(days => days)
+               group by 1) w), '[]'::jsonb),
+    'top_prompts', coalesce((
+      select jsonb_agg(jsonb_build_object('prompt', p.prompt, 'uses', p.uses) order by p.uses desc, p.prompt)
+        from (select lower(btrim(g4.prompt)) as prompt, count(*) as uses
+                from public.user_generations g4
+               where g4.user_id = me
+               group by 1
+               order by 2 desc, 1
+               limit top) p), '[]'::jsonb)
+  ) into result
+  from public.user_generations g
+  where g.user_id = me;
+  return result;
+end
+$$;
+comment on function public.my_stats(integer, integer) is
+  'The caller''s own figures: totals, bytes, credits, images per day and per week '
+  'over the last N days, and their most used prompts. Runs with the caller''s '
+  'rights, so RLS keeps it to their rows.';
+
+-- -----------------------------------------------------------------------------
+-- Grants
+-- -----------------------------------------------------------------------------
+revoke execute on function
+  public.genvault_require_operator(),
+  public.admin_images_per_user(integer),
+  public.admin_popular_prompts(integer),
+  public.admin_storage_estimate(),
+  public.admin_trends(text, integer),
+  public.admin_purge_older_than(interval, boolean),
+  public.my_stats(integer, integer)
+  from public, anon, authenticated, service_role;
+
+grant execute on function
+  public.admin_images_per_user(integer),
+  public.admin_popular_prompts(integer),
+  public.admin_storage_estimate(),
+  public.admin_trends(text, integer),
+  public.admin_purge_older_than(interval, boolean)
+  to service_role;
+
+grant execute on function public.my_stats(integer, integer) to authenticated;

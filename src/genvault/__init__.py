@@ -1,0 +1,1 @@
+"""genvault: a private, durable history of the images you generate with AI models."""

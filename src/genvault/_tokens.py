@@ -1,0 +1,126 @@
+"""User tokens: verifying Supabase JWTs, and minting them for local users.
+
+The direct transport acts as a user only after this module has verified the
+user's token, exactly as PostgREST would: a forged, expired, unsigned
+(``alg=none``) or malformed token is refused before any SQL runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jwt
+
+from genvault._exceptions import NotSignedIn, SessionExpired
+
+__all__ = ["TokenVerifier", "claims_json", "local_secret", "mint_token"]
+
+_ASYMMETRIC = ["ES256", "RS256", "EdDSA"]
+
+
+class TokenVerifier:
+    """Checks a user's access token and returns its claims.
+
+    HS256 tokens are checked against the project's JWT secret; ES256/RS256 tokens
+    against the key with the token's ``kid`` in a JWKS document.
+    """
+
+    def __init__(
+        self,
+        *,
+        secret: str | None = None,
+        jwks: Mapping[str, Any] | None = None,
+        audience: str = "authenticated",
+        leeway: float = 0.0,
+    ) -> None:
+        if secret is None and jwks is None:
+            raise ValueError("a TokenVerifier needs a secret, a JWKS document, or both")
+        self._secret = secret
+        self._keys: dict[str, Any] = {}
+        for entry in (jwks or {}).get("keys", []):
+            key = jwt.PyJWK.from_dict(dict(entry))
+            self._keys[str(entry.get("kid", ""))] = key
+        self._audience = audience
+        self._leeway = leeway
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """The verified claims of ``token``; raises NotSignedIn or SessionExpired."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError as exc:
+            raise NotSignedIn("the access token is malformed") from exc
+        alg = header.get("alg")
+        key: Any
+        if alg == "HS256" and self._secret is not None:
+            key, algorithms = self._secret, ["HS256"]
+        elif alg in _ASYMMETRIC and self._keys:
+            found = self._keys.get(str(header.get("kid", "")))
+            if found is None:
+                raise NotSignedIn("the access token was signed by an unknown key")
+            key, algorithms = found.key, [found.algorithm_name]
+        else:
+            raise NotSignedIn(f"the access token's algorithm {alg!r} is not accepted")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=algorithms,
+                audience=self._audience,
+                leeway=self._leeway,
+                options={"require": ["exp", "sub", "role"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise SessionExpired("the session has expired") from exc
+        except jwt.InvalidTokenError as exc:
+            raise NotSignedIn(f"the access token was refused: {exc}") from exc
+        try:
+            uuid.UUID(str(claims["sub"]))
+        except ValueError as exc:
+            raise NotSignedIn("the access token's subject is not a user id") from exc
+        if claims.get("role") != "authenticated":
+            raise NotSignedIn("the access token is not a signed-in user's token")
+        return claims
+
+
+def mint_token(
+    secret: str, *, sub: str, email: str | None = None, ttl: int = 3600
+) -> str:
+    """An HS256 access token shaped like Supabase Auth's, for a local user."""
+    now = int(time.time())
+    claims = {
+        "sub": sub,
+        "email": email,
+        "role": "authenticated",
+        "aud": "authenticated",
+        "iat": now,
+        "exp": now + ttl,
+        "iss": "genvault-local",
+    }
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def local_secret(path: Path) -> str:
+    """The signing secret of a local installation, created (mode 0600) on first use."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as out:
+        out.write(value)
+    return value
+
+
+def claims_json(claims: Mapping[str, Any]) -> str:
+    """Claims as the JSON text PostgREST puts into request.jwt.claims."""
+    return json.dumps(dict(claims), separators=(",", ":"), default=str)

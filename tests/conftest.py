@@ -1,0 +1,136 @@
+"""Shared fixtures: a real PostgreSQL per test session, users, and a clean environment.
+
+The database is the embedded server genvault ships with, started by the
+fixture in a temporary folder, or the server named by TEST_DATABASE_URL (the
+test command also runs the suite against Debian's PostgreSQL 15 that way).
+Each session gets a freshly created and migrated database, dropped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from genvault._migrate import migrate
+from genvault._tokens import mint_token
+
+TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
+_ENV_PREFIXES = ("GENVAULT_", "SUPABASE_", "REPLICATE_", "DATABASE_URL", "NO_COLOR")
+
+
+@dataclass(frozen=True)
+class User:
+    """A signed-up test user."""
+
+    id: str
+    email: str
+
+    def token(self, ttl: int = 3600) -> str:
+        return mint_token(TEST_JWT_SECRET, sub=self.id, email=self.email, ttl=ttl)
+
+
+def _server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    from genvault._embedded import embedded_url
+
+    return embedded_url(tmp_path_factory.mktemp("embedded-pg"))
+
+
+def _replace_db(url: str, name: str) -> str:
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    info["dbname"] = name
+    return psycopg.conninfo.make_conninfo(**{k: v for k, v in info.items() if v is not None})
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A URL of the PostgreSQL server under test (any database on it)."""
+    return _server_url(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str) -> Iterator[str]:
+    """A fresh database on the server, with every genvault migration applied."""
+    name = f"genvault_test_{secrets.token_hex(4)}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    url = _replace_db(server_url, name)
+    migrate(url)
+    yield url
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture
+def admin(database_url: str) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+    """A connection as the database owner (bypasses RLS), autocommit."""
+    with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as conn:
+        yield conn
+
+
+def create_user(conn: psycopg.Connection[Any], *, credits: int | None = None) -> User:
+    """Sign up a user the way Supabase Auth does: a row in auth.users."""
+    user = User(str(uuid.uuid4()), f"user-{secrets.token_hex(4)}@example.test")
+    conn.execute("insert into auth.users (id, email) values (%s, %s)", (user.id, user.email))
+    if credits is not None:
+        conn.execute(
+            "select public.grant_credits(%s, %s - credits) from public.user_credits "
+            "where user_id = %s and credits <> %s",
+            (user.id, credits, user.id, credits),
+        )
+    return user
+
+
+@pytest.fixture
+def make_user(admin: psycopg.Connection[dict[str, Any]]) -> Any:
+    """Factory: ``make_user(credits=N)`` signs up a new user."""
+
+    def factory(credits: int | None = None) -> User:
+        return create_user(admin, credits=credits)
+
+    return factory
+
+
+@contextmanager
+def acting_as(
+    conn: psycopg.Connection[Any], role: str, claims: dict[str, Any] | None = None
+) -> Iterator[psycopg.Connection[Any]]:
+    """One transaction as PostgREST runs a request: role and claims, both local."""
+    import json
+
+    with conn.transaction():
+        conn.execute(
+            "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)",
+            (role, json.dumps(claims or {"role": role})),
+        )
+        yield conn
+
+
+def user_claims(user: User) -> dict[str, Any]:
+    return {"sub": user.id, "role": "authenticated", "email": user.email, "aud": "authenticated"}
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No developer setting or `.env` leaks into a test: a fresh HOME and data folder."""
+    for key in list(os.environ):
+        if key.startswith(_ENV_PREFIXES):
+            monkeypatch.delenv(key, raising=False)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GENVAULT_HOME", str(home / "genvault"))
+    monkeypatch.chdir(tmp_path)
+    return home
