@@ -328,7 +328,7 @@ comment on function public.delete_generations(uuid[]) is
   'unknown ids, are ignored alike.';
 
 create or replace function public.referenced_paths(paths text[])
-returns setof text
+returns table (path text)
 language sql stable
 set search_path = ''
 as $$

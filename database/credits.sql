@@ -344,6 +344,41 @@ $$;
 comment on function public.handle_deleted_auth_user() is
   'Trigger: removing an auth user removes their credits, ledger and generations.';
 
+create or replace function public.my_credits() returns integer
+language sql stable
+set search_path = ''
+as $$
+  select coalesce(
+    (select c.credits from public.user_credits c
+      where c.user_id = public.genvault_require_user()),
+    0)
+$$;
+comment on function public.my_credits() is
+  'The caller''s credit balance (0 when they have no credits row yet).';
+
+create or replace function public.my_ledger(max_rows integer default 20, since timestamptz default null)
+returns setof public.credit_ledger
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+  me text := public.genvault_require_user();
+begin
+  if max_rows is null or max_rows not between 1 and 1000 then
+    raise exception 'max_rows must be between 1 and 1000' using errcode = '22023';
+  end if;
+  return query
+    select l.*
+      from public.credit_ledger l
+     where l.user_id = me
+       and (since is null or l.created_at >= since)
+     order by l.created_at desc, l.id desc
+     limit max_rows;
+end
+$$;
+comment on function public.my_ledger(integer, timestamptz) is
+  'The caller''s most recent credit changes, newest first.';
+
 -- -----------------------------------------------------------------------------
 -- Triggers
 -- -----------------------------------------------------------------------------
@@ -406,6 +441,8 @@ revoke execute on function
   public.genvault_require_user(),
   public.reserve_credit(text, uuid),
   public.refund_credit(uuid),
+  public.my_credits(),
+  public.my_ledger(integer, timestamptz),
   public.grant_credits(text, integer, text),
   public.expire_reservations(interval),
   public.handle_new_auth_user(),
@@ -416,5 +453,7 @@ grant execute on function public.genvault_is_operator() to authenticated, servic
 grant execute on function public.genvault_require_user() to authenticated;
 grant execute on function public.reserve_credit(text, uuid) to authenticated;
 grant execute on function public.refund_credit(uuid) to authenticated;
+grant execute on function public.my_credits() to authenticated;
+grant execute on function public.my_ledger(integer, timestamptz) to authenticated;
 grant execute on function public.expire_reservations(interval) to authenticated, service_role;
 grant execute on function public.grant_credits(text, integer, text) to service_role;

@@ -159,6 +159,21 @@ comment on function public.admin_purge_older_than(interval, boolean) is
   'Operators: retention clean-up. Lists (dry_run, the default) or deletes every '
   'generation older than age, returning the stored paths to remove from storage.';
 
+create or replace function public.admin_find_user(who text) returns text
+language plpgsql stable security definer
+set search_path = ''
+as $$
+begin
+  perform public.genvault_require_operator();
+  return (select u.id::text
+            from auth.users u
+           where u.id::text = lower(btrim(who)) or lower(u.email) = lower(btrim(who))
+           limit 1);
+end
+$$;
+comment on function public.admin_find_user(text) is
+  'Operators: the user id for an id or an email address (NULL when there is none).';
+
 -- -----------------------------------------------------------------------------
 -- Personal statistics
 -- -----------------------------------------------------------------------------
@@ -224,6 +239,7 @@ comment on function public.my_stats(integer, integer) is
 -- -----------------------------------------------------------------------------
 revoke execute on function
   public.genvault_require_operator(),
+  public.admin_find_user(text),
   public.admin_images_per_user(integer),
   public.admin_popular_prompts(integer),
   public.admin_storage_estimate(),
@@ -233,6 +249,7 @@ revoke execute on function
   from public, anon, authenticated, service_role;
 
 grant execute on function
+  public.admin_find_user(text),
   public.admin_images_per_user(integer),
   public.admin_popular_prompts(integer),
   public.admin_storage_estimate(),

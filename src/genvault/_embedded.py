@@ -28,7 +28,7 @@ def embedded_url(home: Path) -> str:
             fcntl.flock(lock, fcntl.LOCK_EX)
             import pgserver
 
-            server = pgserver.get_server(pgdata, cleanup_mode=None)
+            server = pgserver.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]
             uri: str = server.get_uri()
             _ensure_database(uri)
     except BackendUnreachable:
@@ -51,7 +51,7 @@ def stop_embedded(home: Path) -> bool:
     import pgserver
 
     bin_dir = Path(pgserver.__file__).parent / "pginstall" / "bin"
-    server = pgserver.get_server(pgdata, cleanup_mode=None)
+    server = pgserver.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]
     user = getattr(server, "system_user", None)
     cmd = [str(bin_dir / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"]
     if user:

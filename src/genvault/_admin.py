@@ -1,0 +1,85 @@
+"""Operator functions: figures over every user, retention clean-up, credit grants.
+
+Only a service_role session or a direct operator connection may run these; the
+SQL functions check that themselves (see database/monitoring.sql).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from genvault._exceptions import InvalidInput
+from genvault._storage import Storage
+from genvault._transport import Transport
+
+__all__ = ["AdminRepo", "PurgeResult"]
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    """What a retention purge found (dry run) or removed."""
+
+    generations: int
+    files: int
+    dry_run: bool
+
+
+class AdminRepo:
+    """Monitoring queries and operator actions."""
+
+    def __init__(self, transport: Transport, storage: Storage, *, owner_url: str | None = None) -> None:
+        self._transport = transport
+        self._storage = storage
+        self._owner_url = owner_url
+
+    def images_per_user(self, *, limit: int = 50) -> list[dict[str, Any]]:
+        """Users with the most images."""
+        rows: list[dict[str, Any]] = self._transport.rpc("admin_images_per_user", {"max_rows": limit})
+        return rows
+
+    def popular_prompts(self, *, limit: int = 20) -> list[dict[str, Any]]:
+        """The most repeated prompts."""
+        rows: list[dict[str, Any]] = self._transport.rpc("admin_popular_prompts", {"max_rows": limit})
+        return rows
+
+    def trends(self, *, bucket: str = "day", periods: int = 30) -> list[dict[str, Any]]:
+        """Images and active users per day or week."""
+        rows: list[dict[str, Any]] = self._transport.rpc(
+            "admin_trends", {"bucket": bucket, "periods": periods}
+        )
+        return rows
+
+    def storage_estimate(self) -> dict[str, Any]:
+        """Images, users and bytes in storage."""
+        rows = self._transport.rpc("admin_storage_estimate", {})
+        return dict(rows[0]) if rows else {}
+
+    def purge(self, older_than: timedelta, *, dry_run: bool = True) -> PurgeResult:
+        """Remove (or, on a dry run, count) generations older than ``older_than``, files too."""
+        if older_than < timedelta(days=1):
+            raise InvalidInput("the retention age is too short", hint="use at least 1 day, e.g. 90d")
+        rows = self._transport.rpc(
+            "admin_purge_older_than", {"age": older_than, "dry_run": dry_run}
+        )
+        paths = sorted(
+            {p for r in rows for p in (r["image_url"], r["thumbnail_url"]) if p and "://" not in p}
+        )
+        if not dry_run and paths:
+            self._storage.delete(paths)
+        return PurgeResult(generations=len(rows), files=len(paths), dry_run=dry_run)
+
+    def grant(self, user: str, amount: int, *, idempotency_key: str | None = None) -> int:
+        """Add ``amount`` credits (negative removes) to a user given by id or email."""
+        user_id = self._transport.rpc("admin_find_user", {"who": user}, scalar=True)
+        if user_id is None:
+            from genvault._exceptions import NotFound
+
+            raise NotFound(f"no user {user!r}", hint="give the user's id or email")
+        balance = self._transport.rpc(
+            "grant_credits",
+            {"target_user": user_id, "amount": amount, "idempotency_key": idempotency_key},
+            scalar=True,
+        )
+        return int(balance)

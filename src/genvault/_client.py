@@ -1,0 +1,419 @@
+"""The entry point: a :class:`Client` connects, signs in, and hands out the repos.
+
+Which backend it uses follows from :class:`Settings`: the embedded PostgreSQL
+with local files by default, any PostgreSQL through DATABASE_URL, or a hosted
+Supabase project through SUPABASE_URL. Whichever it is, every call runs as the
+signed-in user and the database decides what that user may do.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import psycopg
+
+from genvault._admin import AdminRepo
+from genvault._exceptions import BackendUnreachable, InvalidInput, NotSignedIn, PermissionDenied
+from genvault._export import ExportProgress, ExportResult, export_history
+from genvault._flow import Generator, SweepResult
+from genvault._imagegen import ImageModel, StatusCallback
+from genvault._models import Generation
+from genvault._repos import CreditsRepo, GenerationsRepo
+from genvault._session import Session, SessionStore
+from genvault._settings import Settings
+from genvault._storage import LocalStorage, Storage
+from genvault._transport import DirectTransport, Transport, open_pool
+
+__all__ = ["AccountDeletion", "Client"]
+
+_LOCAL_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+LOCAL_EMAIL_DOMAIN = "local.genvault"
+
+
+class AccountDeletion(dict[str, int]):
+    """Counts of what :meth:`Client.delete_account` removed (generations, ledger entries, files)."""
+
+
+class Client:
+    """genvault for one profile: sign in, then use ``generations``, ``credits`` and ``create``.
+
+    Use it as a context manager (or call :meth:`close`) to release connections.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        access_token: str | None = None,
+        http_client: Any = None,
+    ) -> None:
+        self.settings = settings if settings is not None else Settings.from_env()
+        self._store = SessionStore(self.settings.profile_dir / "session.json")
+        self._access_token = access_token
+        self._http_client = http_client
+        self._pool: Any = None
+        self._db_url: str | None = None
+        self._supabase: Any = None
+        self._verifier: Any = None
+
+    # -- lifecycle ---------------------------------------------------------
+    def close(self) -> None:
+        """Release database connections."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- plumbing ----------------------------------------------------------
+    def database_url(self) -> str:
+        """The direct connection URL (starting the embedded server if needed)."""
+        if self.settings.hosted:
+            raise InvalidInput(
+                "this profile uses a hosted Supabase project, not a direct database",
+                hint="set DATABASE_URL to the project's direct connection string",
+            )
+        if self._db_url is None:
+            if self.settings.database_url:
+                self._db_url = self.settings.database_url
+            else:
+                from genvault._embedded import embedded_url
+                from genvault._migrate import migrate
+
+                self._db_url = embedded_url(self.settings.home)
+                migrate(self._db_url)
+        return self._db_url
+
+    def _db_pool(self) -> Any:
+        if self._pool is None:
+            self._pool = open_pool(self.database_url())
+        return self._pool
+
+    def _supabase_client(self) -> Any:
+        if self._supabase is None:
+            from genvault._hosted import make_supabase_client
+
+            self._supabase = make_supabase_client(self.settings, http_client=self._http_client)
+        return self._supabase
+
+    def _token_verifier(self) -> Any:
+        if self._verifier is None:
+            from genvault._tokens import TokenVerifier
+
+            jwks = None
+            if self.settings.jwks_url:
+                import httpx
+
+                try:
+                    jwks = httpx.get(self.settings.jwks_url, timeout=10).json()
+                except (httpx.HTTPError, ValueError) as exc:
+                    raise BackendUnreachable(
+                        f"could not read the signing keys at {self.settings.jwks_url}: {exc}"
+                    ) from exc
+            self._verifier = TokenVerifier(secret=self._signing_secret(), jwks=jwks)
+        return self._verifier
+
+    def _signing_secret(self) -> str | None:
+        if self.settings.jwt_secret:
+            return self.settings.jwt_secret
+        if self.settings.embedded or self.settings.database_url:
+            from genvault._tokens import local_secret
+
+            return local_secret(self.settings.home / "jwt_secret")
+        return None
+
+    def _access(self) -> tuple[str, dict[str, Any]]:
+        """(access token, claims) of the signed-in user, refreshed if needed.
+
+        On a direct connection the claims are verified here, before any SQL runs.
+        """
+        if self._access_token is not None:
+            token = self._access_token
+        else:
+            session = self._store.load()
+            if session is None:
+                raise NotSignedIn("nobody is signed in", hint="sign in with `gen login`")
+            if session.kind == "local":
+                if self.settings.hosted:
+                    raise NotSignedIn(
+                        "the saved session is a local one, but this profile is hosted",
+                        hint="sign in with `gen login`",
+                    )
+                from genvault._tokens import mint_token
+
+                secret = self._signing_secret()
+                assert secret is not None
+                token = mint_token(secret, sub=session.user_id, email=session.email, ttl=3600)
+            else:
+                from genvault._hosted import HostedAuth
+
+                session = HostedAuth(self._supabase_client(), self._store).current()
+                assert session.access_token is not None
+                token = session.access_token
+        if self.settings.hosted:
+            # PostgREST verifies hosted tokens; read the user id for storage paths.
+            import jwt
+
+            unverified: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+            return token, unverified
+        verified: dict[str, Any] = self._token_verifier().verify(token)
+        return token, verified
+
+    def _user(self) -> tuple[Transport, Storage, str]:
+        token, claims = self._access()
+        user_id = str(claims.get("sub"))
+        storage: Storage
+        if self.settings.storage_kind == "supabase":
+            from genvault._hosted import SupabaseStorage
+
+            storage = SupabaseStorage(self._supabase_client(), token, self.settings.bucket)
+        else:
+            storage = LocalStorage(self.settings.home / "images")
+        transport: Transport
+        if self.settings.hosted:
+            from genvault._hosted import HostedTransport
+
+            transport = HostedTransport(self._supabase_client(), token)
+        else:
+            transport = DirectTransport(self._db_pool(), role="authenticated", claims=claims)
+        return transport, storage, user_id
+
+    # -- sessions ----------------------------------------------------------
+    def session(self) -> Session | None:
+        """Who is signed in on this profile (None when nobody is)."""
+        return self._store.load()
+
+    def sign_in_local(self, name: str) -> Session:
+        """Sign in as a local user of the embedded or a plain PostgreSQL database.
+
+        The user is created, with the starter credits, the first time the name is used.
+        """
+        if self.settings.hosted:
+            raise InvalidInput(
+                "local users exist only on the embedded or a plain PostgreSQL database",
+                hint="use `gen login` with your email for a hosted project",
+            )
+        if not _LOCAL_NAME.match(name):
+            raise InvalidInput(
+                f"{name!r} is not a usable local user name",
+                hint="use lower-case letters, digits, '.', '-' and '_' (up to 63 characters)",
+            )
+        email = f"{name}@{LOCAL_EMAIL_DOMAIN}"
+        with self._owner_connection() as conn:
+            plain = conn.execute(
+                "select exists (select from genvault_meta.migrations "
+                "where name = 'supabase_compat.sql')"
+            ).fetchone()
+            if not plain or not plain[0]:
+                raise InvalidInput(
+                    "this database is a Supabase project: its users sign in with Supabase Auth",
+                    hint="use `gen login` with your email",
+                )
+            row = conn.execute(
+                "insert into auth.users (id, email) values (%s, %s) "
+                "on conflict (email) do update set email = excluded.email returning id",
+                (uuid.uuid4(), email),
+            ).fetchone()
+        assert row is not None
+        session = Session(kind="local", user_id=str(row[0]), email=email)
+        self._store.save(session)
+        return session
+
+    def sign_in(self, email: str, password: str) -> Session:
+        """Sign in to the hosted project with email and password."""
+        from genvault._hosted import HostedAuth
+
+        session: Session = HostedAuth(self._hosted_only(), self._store).sign_in_password(
+            email, password
+        )
+        return session
+
+    def send_code(self, email: str) -> None:
+        """Email a one-time sign-in code (hosted)."""
+        from genvault._hosted import HostedAuth
+
+        HostedAuth(self._hosted_only(), self._store).send_code(email)
+
+    def verify_code(self, email: str, code: str) -> Session:
+        """Sign in with the emailed one-time code (hosted)."""
+        from genvault._hosted import HostedAuth
+
+        session: Session = HostedAuth(self._hosted_only(), self._store).verify_code(email, code)
+        return session
+
+    def sign_out(self) -> None:
+        """Sign out: revoke the hosted session, forget the saved one."""
+        session = self._store.load()
+        if session is not None and session.kind == "hosted" and self.settings.supabase_url:
+            from genvault._hosted import HostedAuth
+
+            HostedAuth(self._supabase_client(), self._store).sign_out()
+        self._store.clear()
+
+    def _hosted_only(self) -> Any:
+        if not self.settings.supabase_url:
+            raise InvalidInput(
+                "email sign-in needs a hosted Supabase project",
+                hint="set SUPABASE_URL and SUPABASE_ANON_KEY, or use `gen login --local NAME`",
+            )
+        return self._supabase_client()
+
+    @contextmanager
+    def _owner_connection(self) -> Iterator[psycopg.Connection[Any]]:
+        try:
+            with psycopg.connect(self.database_url(), autocommit=True) as conn:
+                yield conn
+        except psycopg.OperationalError as exc:
+            raise BackendUnreachable(f"could not connect to the database: {exc}") from exc
+
+    # -- the user's data ---------------------------------------------------
+    @property
+    def generations(self) -> GenerationsRepo:
+        """The signed-in user's history."""
+        transport, storage, _ = self._user()
+        return GenerationsRepo(transport, storage)
+
+    @property
+    def credits(self) -> CreditsRepo:
+        """The signed-in user's credits."""
+        transport, _, _ = self._user()
+        return CreditsRepo(transport)
+
+    def _generator(self) -> Generator:
+        transport, storage, user_id = self._user()
+        return Generator(
+            transport, storage, GenerationsRepo(transport, storage), user_id=user_id
+        )
+
+    def model(self, name: str | None = None) -> ImageModel:
+        """The image model ``name`` (default: the configured one)."""
+        from genvault._model_factory import make_model
+
+        image_model: ImageModel = make_model(self.settings, name)
+        return image_model
+
+    def create(
+        self,
+        prompt: str,
+        *,
+        model: str | ImageModel | None = None,
+        aspect_ratio: str = "1:1",
+        seed: int | None = None,
+        idempotency_key: str | None = None,
+        on_status: StatusCallback | None = None,
+    ) -> Generation:
+        """Generate an image from ``prompt`` and save it to the history (one credit).
+
+        ``model`` is a model name (default: the configured one) or an ImageModel.
+        """
+        image_model = model if model is not None and not isinstance(model, str) else self.model(model)
+        return self._generator().create(
+            image_model,
+            prompt,
+            aspect_ratio=aspect_ratio,
+            seed=seed,
+            idempotency_key=idempotency_key,
+            on_status=on_status,
+        )
+
+    def save(
+        self,
+        prompt: str,
+        image: bytes,
+        *,
+        model: str = "upload",
+        params: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Generation:
+        """Save an image made elsewhere into the history (one credit)."""
+        return self._generator().save(
+            prompt, image, model=model, params=params, idempotency_key=idempotency_key
+        )
+
+    def sweep(self, *, older_than: timedelta | None = None) -> SweepResult:
+        """Refund reservations and remove files left behind by crashed generations."""
+        return self._generator().sweep(older_than=older_than)
+
+    def export(
+        self,
+        dest: Path,
+        *,
+        as_zip: bool = False,
+        since: Any = None,
+        until: Any = None,
+        on_progress: ExportProgress | None = None,
+    ) -> ExportResult:
+        """Copy the history (images and a manifest) to a folder or a zip file; resumable."""
+        return export_history(
+            self.generations,
+            dest,
+            as_zip=as_zip,
+            since=since,
+            until=until,
+            on_progress=on_progress,
+        )
+
+    def delete_account(self) -> AccountDeletion:
+        """Erase the signed-in user: every stored file and row, verified, then sign out."""
+        transport, storage, user_id = self._user()
+        files = storage.list(user_id)
+        storage.delete(o.path for o in files)
+        rows = transport.rpc("delete_my_account", {})
+        left = storage.list(user_id)
+        if left:
+            from genvault._exceptions import StorageFailed
+
+            raise StorageFailed(f"{len(left)} stored files of the account could not be removed")
+        self._store.clear()
+        counts = rows[0] if rows else {}
+        return AccountDeletion(
+            generations=int(counts.get("generations", 0)),
+            ledger_entries=int(counts.get("ledger_entries", 0)),
+            files=len(files),
+        )
+
+    # -- operators ---------------------------------------------------------
+    def admin(self) -> AdminRepo:
+        """Operator functions: needs a direct database URL or the service role key."""
+        if self.settings.hosted:
+            if not self.settings.supabase_service_key:
+                raise PermissionDenied(
+                    "operator commands need the service role key",
+                    hint="set SUPABASE_SERVICE_ROLE_KEY, or DATABASE_URL for a direct connection",
+                )
+            from genvault._hosted import HostedTransport, SupabaseStorage, make_supabase_client
+
+            client = make_supabase_client(
+                self.settings, http_client=self._http_client, key=self.settings.supabase_service_key
+            )
+            return AdminRepo(
+                HostedTransport.service(client),
+                SupabaseStorage(client, self.settings.supabase_service_key, self.settings.bucket),
+            )
+        storage: Storage
+        if self.settings.storage_kind == "supabase":
+            raise PermissionDenied(
+                "operator commands with Supabase Storage need the service role key",
+                hint="set SUPABASE_SERVICE_ROLE_KEY",
+            )
+        storage = LocalStorage(self.settings.home / "images")
+        transport = DirectTransport(
+            self._db_pool(), role="service_role", claims={"role": "service_role"}
+        )
+        return AdminRepo(transport, storage, owner_url=self.database_url())

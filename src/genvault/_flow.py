@@ -1,0 +1,206 @@
+"""The generation flow: reserve a credit, run the model, store, record; or refund.
+
+The order is what keeps the promises: a credit is held before the model runs;
+the image bytes are in durable storage before any row points at them (a model
+provider's URL disappears within the hour); the row and the spend commit in one
+transaction; any failure after the reservation refunds it exactly once and
+removes what was written. A process that dies half-way leaves a reservation
+that :func:`sweep` refunds later, together with any file it left behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from genvault import _validate
+from genvault._exceptions import Conflict, GenvaultError
+from genvault._imagegen import ImageModel, ImageRequest, ImageResult, StatusCallback
+from genvault._models import Generation
+from genvault._repos import GenerationsRepo
+from genvault._storage import Storage
+from genvault._transport import Transport
+
+__all__ = ["Generator", "SweepResult"]
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What an expiry sweep cleaned up."""
+
+    refunded: int
+    files_removed: int
+
+
+class Generator:
+    """Runs generations for one signed-in user."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        storage: Storage,
+        repo: GenerationsRepo,
+        *,
+        user_id: str,
+    ) -> None:
+        self._transport = transport
+        self._storage = storage
+        self._repo = repo
+        self._user_id = user_id
+
+    def create(
+        self,
+        model: ImageModel,
+        prompt: str,
+        *,
+        aspect_ratio: str = "1:1",
+        seed: int | None = None,
+        idempotency_key: str | None = None,
+        on_status: StatusCallback | None = None,
+    ) -> Generation:
+        """Make one image and save it; see the module docstring for the guarantees.
+
+        A retried call with the same ``idempotency_key`` returns the first call's
+        generation (or finishes it) and never charges twice.
+        """
+        request = ImageRequest(
+            prompt=_validate.prompt(prompt),
+            model=model.name,
+            aspect_ratio=_validate.aspect_ratio(aspect_ratio),
+            seed=_validate.seed(seed),
+        )
+        return self._run(
+            request,
+            idempotency_key,
+            lambda: model.generate(request, on_status=on_status),
+            on_status,
+        )
+
+    def save(
+        self,
+        prompt: str,
+        image: bytes,
+        *,
+        model: str = "upload",
+        params: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Generation:
+        """Save an image made elsewhere into the history (one credit, like a generation)."""
+        request = ImageRequest(
+            prompt=_validate.prompt(prompt), model=model, extra=dict(params or {})
+        )
+        result = ImageResult(data=image, content_type="application/octet-stream", model=model)
+        return self._run(request, idempotency_key, lambda: result, None)
+
+    def _run(
+        self,
+        request: ImageRequest,
+        idempotency_key: str | None,
+        produce: Callable[[], ImageResult],
+        on_status: StatusCallback | None,
+    ) -> Generation:
+        from genvault._images import ImageMetadata, thumbnail_webp, to_webp
+
+        key = idempotency_key or uuid.uuid4().hex
+        rows = self._transport.rpc(
+            "reserve_credit", {"idempotency_key": key, "generation_id": uuid.uuid4()}
+        )
+        reservation = rows[0]
+        reservation_id = reservation["reservation_id"]
+        generation_id = str(reservation["reserved_for"])
+        if reservation["status"] == "spend":
+            return self._repo.get(generation_id)
+        if reservation["status"] == "refund":
+            raise Conflict(
+                "this request was cancelled and refunded before",
+                hint="start a new generation (without reusing the idempotency key)",
+            )
+
+        written: list[str] = []
+        try:
+            if on_status:
+                on_status("queued", "credit reserved")
+            result: ImageResult = produce()
+            if on_status:
+                on_status("saving", "storing the image")
+            created = datetime.now(UTC)
+            webp = to_webp(
+                result.data,
+                metadata=ImageMetadata(
+                    prompt=request.prompt,
+                    model=result.model,
+                    seed=result.seed if result.seed is not None else request.seed,
+                    created_at=created,
+                    generation_id=generation_id,
+                    params=request.params(),
+                ),
+            )
+            thumb = thumbnail_webp(webp)
+            image_path = self._storage.key_for(self._user_id, generation_id, webp, ".webp")
+            thumb_path = self._storage.key_for(self._user_id, generation_id, thumb, ".thumb.webp")
+            for path, data in ((image_path, webp), (thumb_path, thumb)):
+                self._storage.put(path, data, "image/webp")
+                written.append(path)
+            params = request.params()
+            if result.seed is not None:
+                params["seed"] = result.seed
+            if result.prediction_id:
+                params["prediction_id"] = result.prediction_id
+            rows = self._transport.rpc(
+                "record_generation",
+                {
+                    "reservation_id": reservation_id,
+                    "prompt": request.prompt,
+                    "image_url": image_path,
+                    "model": result.model,
+                    "params": params,
+                    "thumbnail_url": thumb_path,
+                    "image_bytes": len(webp),
+                    "image_sha256": hashlib.sha256(webp).hexdigest(),
+                },
+            )
+        except BaseException:
+            self._undo(reservation_id, written)
+            raise
+        generation = Generation.from_row(rows[0])
+        # A content-addressed store shares identical files between rows; if a
+        # concurrent delete of a twin removed the file meanwhile, put it back.
+        for path, data in ((image_path, webp), (thumb_path, thumb)):
+            if not self._storage.exists(path):
+                self._storage.put(path, data, "image/webp")
+        return generation
+
+    def _undo(self, reservation_id: Any, written: list[str]) -> None:
+        """Best effort after a failure: refund and remove unreferenced files.
+
+        Whatever fails here is left for :func:`sweep`; the original error wins.
+        """
+        try:
+            self._transport.rpc("refund_credit", {"reservation_id": reservation_id}, scalar=True)
+        except GenvaultError:
+            pass
+        try:
+            if written:
+                self._storage.delete(self._repo.unreferenced(written))
+        except GenvaultError:
+            pass
+
+    def sweep(self, *, older_than: timedelta | None = None) -> SweepResult:
+        """Refund the user's reservations left unsettled for ``older_than`` (default:
+        the database's reservation TTL) and remove stored files no row points at
+        that are at least that old."""
+        rows = self._transport.rpc("expire_reservations", {"older_than": older_than})
+        age = (older_than if older_than is not None else timedelta(minutes=15)).total_seconds()
+        cutoff = time.time() - age
+        candidates = [
+            o.path for o in self._storage.list(self._user_id) if o.modified <= cutoff
+        ]
+        orphans = self._repo.unreferenced(candidates) if candidates else []
+        if orphans:
+            self._storage.delete(orphans)
+        return SweepResult(refunded=len(rows), files_removed=len(orphans))

@@ -1,0 +1,174 @@
+"""Reading and managing a user's history and credits.
+
+``GenerationsRepo`` and ``CreditsRepo`` are what the CLI and the web page use.
+Each method is one call of a SQL function through a :class:`Transport`, so
+Postgres (row level security and the functions' own checks) decides what the
+user may see and change; these classes only shape arguments and results.
+"""
+
+from __future__ import annotations
+
+import builtins
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from genvault import _validate
+from genvault._exceptions import InvalidInput, NotFound, StorageFailed
+from genvault._models import Cursor, DeleteOutcome, Generation, LedgerEntry, Page
+from genvault._storage import Storage
+from genvault._transport import Transport
+
+__all__ = ["CreditsRepo", "GenerationsRepo"]
+
+_PATH_CHUNK = 500
+
+
+class GenerationsRepo:
+    """The signed-in user's history: list, get, search, delete, download."""
+
+    def __init__(self, transport: Transport, storage: Storage) -> None:
+        self._transport = transport
+        self._storage = storage
+
+    def _page(self, fn: str, args: dict[str, Any], limit: int, before: str | None) -> Page:
+        _validate.page_size(limit)
+        cursor = Cursor.decode(before) if before else None
+        rows = self._transport.rpc(
+            fn,
+            {
+                **args,
+                "page_size": limit + 1,
+                "before_created_at": cursor.created_at if cursor else None,
+                "before_id": cursor.id if cursor else None,
+            },
+        )
+        items = [Generation.from_row(r) for r in rows[:limit]]
+        more = len(rows) > limit
+        next_cursor = Cursor(items[-1].created_at, items[-1].id).encode() if more else None
+        return Page(items, next_cursor)
+
+    def list(self, *, limit: int = 50, before: str | None = None) -> Page:
+        """One page of history, newest first. ``before`` is a previous page's cursor."""
+        return self._page("list_generations", {}, limit, before)
+
+    def refresh(self, *, limit: int = 50) -> Page:
+        """The newest page again (after a create or delete elsewhere)."""
+        return self.list(limit=limit)
+
+    def iter_all(self, *, page_size: int = 200, before: str | None = None) -> Iterator[Generation]:
+        """Every generation, newest first, fetched a page at a time."""
+        while True:
+            page = self.list(limit=page_size, before=before)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            before = page.next_cursor
+
+    def search(self, text: str, *, limit: int = 50, before: str | None = None) -> Page:
+        """Generations whose prompt contains ``text`` (any case; %, _ and \\ are literal)."""
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidInput("the search text is empty", hint="give a word from the prompt")
+        if len(text) > _validate.MAX_PROMPT:
+            raise InvalidInput(
+                "the search text is too long", hint=f"use at most {_validate.MAX_PROMPT} characters"
+            )
+        if "\x00" in text:
+            raise InvalidInput("the search text contains a NUL character", hint="remove it")
+        return self._page("search_generations", {"search_text": text}, limit, before)
+
+    def get(self, generation_id: str) -> Generation:
+        """One generation; NotFound if the user has none with that id."""
+        gid = _validate.generation_id(generation_id)
+        rows = self._transport.rpc("get_generation", {"generation_id": gid})
+        if not rows:
+            raise NotFound(f"no generation {gid}", hint="list your ids with `gen list`")
+        return Generation.from_row(rows[0])
+
+    def delete(self, generation_ids: Iterable[str]) -> builtins.list[DeleteOutcome]:
+        """Delete generations and their stored files; reports each id's outcome.
+
+        Ids of other users are reported exactly like unknown ids (not deleted).
+        """
+        ids = [_validate.generation_id(g) for g in generation_ids]
+        if not ids:
+            return []
+        rows = self._transport.rpc("delete_generations", {"generation_ids": ids})
+        gone = {str(r["id"]) for r in rows}
+        paths = [
+            p
+            for r in rows
+            if not r["still_referenced"]
+            for p in (r["image_url"], r["thumbnail_url"])
+            if p and not str(p).startswith("https://")
+        ]
+        if paths:
+            self._storage.delete(paths)
+        return [DeleteOutcome(str(i), str(i) in gone) for i in ids]
+
+    def read_image(self, generation: Generation | str, *, thumbnail: bool = False) -> bytes:
+        """The stored image (or its thumbnail) as bytes."""
+        gen = generation if isinstance(generation, Generation) else self.get(generation)
+        path = gen.thumbnail_url if thumbnail and gen.thumbnail_url else gen.image_url
+        if not gen.is_stored:
+            raise StorageFailed(
+                f"generation {gen.id} points at an outside URL, not genvault's storage",
+                hint=f"open {path} directly",
+            )
+        return self._storage.get(path)
+
+    def image_url(self, generation: Generation | str, *, expires_in: int = 3600) -> str:
+        """A URL that shows the full image: signed (hosted) or file:// (local)."""
+        gen = generation if isinstance(generation, Generation) else self.get(generation)
+        return self._storage.url(gen.image_url, expires_in=expires_in) if gen.is_stored else gen.image_url
+
+    def download(self, generation_id: str, dest: Path) -> Path:
+        """Write the full image to ``dest`` (a file, or a folder to put it in)."""
+        gen = self.get(generation_id)
+        data = self.read_image(gen)
+        target = dest / f"{gen.id}.webp" if dest.is_dir() else dest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
+            tmp.write(data)
+        shutil.move(tmp.name, target)
+        return target
+
+    def unreferenced(self, paths: builtins.list[str]) -> builtins.list[str]:
+        """Which of these stored paths no generation of the user points at."""
+        kept: set[str] = set()
+        for start in range(0, len(paths), _PATH_CHUNK):
+            chunk = paths[start : start + _PATH_CHUNK]
+            rows = self._transport.rpc("referenced_paths", {"paths": chunk})
+            kept.update(str(r["path"]) for r in rows)
+        return [p for p in paths if p not in kept]
+
+    def stats(self, *, days: int = 30, top: int = 5) -> dict[str, Any]:
+        """Personal figures: totals, bytes, credits, per day and week, top prompts."""
+        result: dict[str, Any] = self._transport.rpc(
+            "my_stats", {"days": days, "top": top}, scalar=True
+        )
+        return result
+
+
+class CreditsRepo:
+    """The signed-in user's credit balance and its history."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    def balance(self) -> int:
+        """Credits left."""
+        return int(self._transport.rpc("my_credits", {}, scalar=True) or 0)
+
+    def has_credits(self, needed: int = 1) -> bool:
+        """Whether at least ``needed`` credits are left."""
+        return self.balance() >= needed
+
+    def ledger(self, *, limit: int = 20, since: datetime | None = None) -> list[LedgerEntry]:
+        """The most recent changes to the balance, newest first."""
+        _validate.page_size(limit)
+        rows = self._transport.rpc("my_ledger", {"max_rows": limit, "since": since})
+        return [LedgerEntry.from_row(r) for r in rows]

@@ -1,0 +1,88 @@
+"""Checks on user input, done before anything is reserved or sent.
+
+Each refusal is an InvalidInput whose message says what was wrong and what is
+allowed, so a person can fix it in one try.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+import uuid
+
+from genvault._exceptions import InvalidInput
+from genvault._imagegen import ASPECT_RATIOS
+
+__all__ = ["MAX_PROMPT", "aspect_ratio", "generation_id", "page_size", "prompt", "seed"]
+
+MAX_PROMPT = 2000
+MAX_PAGE = 1000
+_BIDI_CONTROLS = {"\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"}
+
+
+def prompt(text: str) -> str:
+    """The prompt trimmed; refused when blank, too long, or holding control characters."""
+    if not isinstance(text, str):
+        raise TypeError("prompt must be a str")
+    cleaned = text.strip()
+    if not cleaned:
+        raise InvalidInput("the prompt is empty", hint="describe the image you want")
+    if len(cleaned) > MAX_PROMPT:
+        raise InvalidInput(
+            f"the prompt is {len(cleaned):,} characters long",
+            hint=f"shorten it to at most {MAX_PROMPT:,} characters",
+        )
+    if "\x00" in cleaned:
+        raise InvalidInput("the prompt contains a NUL character", hint="remove it")
+    bidi = sorted({f"U+{ord(c):04X}" for c in cleaned if c in _BIDI_CONTROLS})
+    if bidi:
+        raise InvalidInput(
+            f"the prompt contains text-direction control characters ({', '.join(bidi)})",
+            hint="they can make a prompt display differently from what it says; remove them",
+        )
+    odd = sorted(
+        {f"U+{ord(c):04X}" for c in cleaned if unicodedata.category(c) == "Cc" and c not in "\n\t"}
+    )
+    if odd:
+        raise InvalidInput(
+            f"the prompt contains control characters ({', '.join(odd)})", hint="remove them"
+        )
+    return cleaned
+
+
+def aspect_ratio(value: str) -> str:
+    """One of the aspect ratios the models accept."""
+    if value not in ASPECT_RATIOS:
+        raise InvalidInput(
+            f"unknown aspect ratio {value!r}",
+            hint=f"use one of {', '.join(ASPECT_RATIOS)}",
+        )
+    return value
+
+
+def seed(value: int | None) -> int | None:
+    """A seed in the range models accept, or None for a random one."""
+    if value is not None and not (0 <= value <= 2**32 - 1):
+        raise InvalidInput(
+            f"the seed {value} is out of range", hint="use a whole number from 0 to 4294967295"
+        )
+    return value
+
+
+def generation_id(value: str) -> uuid.UUID:
+    """A generation id as a UUID; refused when it is not one."""
+    try:
+        return uuid.UUID(str(value).strip())
+    except ValueError as exc:
+        raise InvalidInput(
+            f"{str(value)[:60]!r} is not a generation id",
+            hint="ids look like 3f1c2a9e-5b7d-4e0a-9c1b-2d3e4f5a6b7c",
+        ) from exc
+
+
+def page_size(value: int) -> int:
+    """A page size from 1 to 1000."""
+    if not 1 <= value <= MAX_PAGE:
+        raise InvalidInput(
+            f"the limit {value} is out of range", hint=f"use a number from 1 to {MAX_PAGE}"
+        )
+    return value
