@@ -1,7 +1,7 @@
 """Image models: the interface the generation flow uses, and the offline stand-in.
 
 A model turns an :class:`ImageRequest` into image bytes. Replicate's models live
-in :mod:`genvault._replicate`; :class:`OfflineModel` draws a deterministic picture
+in :mod:`genvault._replicate`; :class:`genvault._offline.OfflineModel` draws a deterministic picture
 from the prompt with Pillow, so that genvault works with no network and no token.
 """
 
