@@ -159,7 +159,15 @@ begin
         from public.credit_ledger r
         left join public.credit_ledger s on s.settles = r.id
        where r.user_id = me
-         and r.idempotency_key = reserve_credit.idempotency_key;
+         and r.idempotency_key = reserve_credit.idempotency_key
+         and r.reason = 'reserve';
+    if not found then
+      -- The key belongs to another kind of entry (an operator's grant for this
+      -- user): it holds no credit, so it must not be reported as one.
+      raise exception 'idempotency key % is already used by another ledger entry',
+        reserve_credit.idempotency_key
+        using errcode = '23505', hint = 'Use a new key for each generation.';
+    end if;
     return;
   end if;
 

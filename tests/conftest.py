@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -39,25 +40,28 @@ class User:
         return mint_token(TEST_JWT_SECRET, sub=self.id, email=self.email, ttl=ttl)
 
 
-def _server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = os.environ.get("TEST_DATABASE_URL")
-    if url:
-        return url
-    from genvault._embedded import embedded_url
-
-    return embedded_url(tmp_path_factory.mktemp("embedded-pg"))
-
-
 def _replace_db(url: str, name: str) -> str:
-    info = psycopg.conninfo.conninfo_to_dict(url)
-    info["dbname"] = name
-    return psycopg.conninfo.make_conninfo(**{k: v for k, v in info.items() if v is not None})
+    """The same server URL with another database name."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A URL of the PostgreSQL server under test (any database on it)."""
-    return _server_url(tmp_path_factory)
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A URL of the PostgreSQL server under test (any database on it).
+
+    TEST_DATABASE_URL when set; else the embedded server, started here in a
+    temporary folder and stopped when the session ends.
+    """
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    from genvault._embedded import embedded_url, stop_embedded
+
+    home = tmp_path_factory.mktemp("embedded-pg")
+    yield embedded_url(home)
+    stop_embedded(home)
 
 
 @pytest.fixture(scope="session")

@@ -94,9 +94,12 @@ def migrate(conninfo: str) -> list[MigrationResult]:
             conn.execute("select pg_advisory_lock(hashtext('genvault.migrate'))")
             try:
                 conn.execute(_META)
-                applied = dict(
-                    conn.execute("select name, checksum from genvault_meta.migrations").fetchall()
-                )
+                applied: dict[str, str] = {
+                    str(name): str(checksum)
+                    for name, checksum in conn.execute(
+                        "select name, checksum from genvault_meta.migrations"
+                    ).fetchall()
+                }
                 for migration in MIGRATIONS:
                     results.append(_apply_one(conn, folder, migration, applied))
             finally:
@@ -163,7 +166,13 @@ def verify(conninfo: str) -> list[tuple[str, bool, str]]:
     text = (sql_dir() / "verify.sql").read_text().split(_ASSERT_MARKER)[0]
     try:
         with psycopg.connect(conninfo) as conn:
-            rows = conn.execute(text.encode()).fetchall()
+            cur = conn.execute(text.encode())
+            rows: list[tuple[object, ...]] = []
+            while True:  # the checks are the last statement's result
+                if cur.description is not None:
+                    rows = cur.fetchall()
+                if not cur.nextset():
+                    break
             conn.rollback()
     except psycopg.OperationalError as exc:
         raise error_from_code("08001", f"could not connect to the database: {exc}") from exc

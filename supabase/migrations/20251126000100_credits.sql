@@ -1,0 +1,1 @@
+../../database/credits.sql

@@ -1,0 +1,1 @@
+../../database/add_image_storage.sql

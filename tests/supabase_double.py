@@ -1,0 +1,1024 @@
+"""A stand-in for a Supabase project's Auth, REST and Storage services, in memory.
+
+It sits behind ``httpx.MockTransport`` and answers the requests supabase-py
+sends, with the JSON shapes and errors the real services document. It is
+strict about what it receives: a request that a correct client would not send
+(no ``apikey``, a user call without the user's token, a wrong method, path,
+query or body, an upload that is not multipart) is recorded in
+:attr:`SupabaseDouble.violations` and raised as :class:`ProtocolViolation`.
+Requests the real services would refuse (a wrong password, an expired token, a
+file outside the caller's folder) are answered with the services' own errors.
+
+REST is not modelled: ``POST /rest/v1/rpc/<fn>`` runs the real SQL function in
+a real PostgreSQL as PostgREST does. The double verifies the Bearer token with
+the project's JWT secret, then, in one transaction, sets ``role`` and
+``request.jwt.claims`` (both transaction-local) and calls ``public.<fn>`` with
+the JSON body's keys as named arguments, so row level security decides.
+
+Auth keeps users, sessions and single-use refresh tokens in memory; email codes
+land in :attr:`SupabaseDouble.outbox`. Storage keeps files in memory and applies
+the per-user folder policies of ``database/storage.sql``: writes outside the
+caller's folder are refused, reads of others' files find nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email import policy
+from email.parser import BytesParser
+from typing import Any, Literal, NoReturn
+from urllib.parse import quote
+
+import httpx
+import jwt
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+__all__ = [
+    "PUBLIC_KEY",
+    "SECRET_KEY",
+    "AuthUser",
+    "ProtocolViolation",
+    "StoredFile",
+    "SupabaseDouble",
+]
+
+PUBLIC_KEY = "sb_publishable_double_0123456789abcdefghij"
+SECRET_KEY = "sb_secret_double_0123456789abcdefghij"
+API_VERSION = "2024-01-01"
+DEFAULT_BUCKETS: Mapping[str, Sequence[str]] = {
+    "generations": ("image/webp", "image/png", "image/jpeg"),
+}
+AuthErrorStyle = Literal["current", "legacy", "oauth"]
+
+_INVALID_API_KEY = {
+    "message": "Invalid API key",
+    "hint": "Double check your Supabase `anon` or `service_role` API key.",
+}
+
+
+class ProtocolViolation(AssertionError):
+    """A request that the real service would not expect from a correct client."""
+
+
+@dataclass
+class AuthUser:
+    """A user of the double's Auth."""
+
+    id: str
+    email: str
+    password: str | None
+    created_at: str
+
+
+@dataclass
+class StoredFile:
+    """A file in the double's Storage."""
+
+    data: bytes
+    content_type: str
+    cache_control: str
+    id: str
+    created_at: str
+    updated_at: str
+
+
+@dataclass
+class _AuthSession:
+    user_id: str
+    method: str
+    revoked: bool = False
+
+
+@dataclass
+class _RefreshToken:
+    session_id: str
+    used: bool = False
+
+
+@dataclass(frozen=True)
+class _Function:
+    names: tuple[str, ...]
+    types: Mapping[str, str]
+    required: frozenset[str]
+    returns: Literal["rows", "values", "object", "value", "void"]
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _json(status: int, body: Any, headers: Mapping[str, str] | None = None) -> httpx.Response:
+    return httpx.Response(status, json=body, headers=dict(headers or {}))
+
+
+class SupabaseDouble:
+    """One Supabase project: its URL, keys, Auth users, Storage buckets and database.
+
+    ``database_url`` is a migrated genvault database (needed for /rest only).
+    ``auth_errors`` picks how Auth shapes its errors: ``current`` follows the
+    request's X-Supabase-Api-Version (``{"code", "message"}`` from 2024-01-01),
+    ``legacy`` is the older ``{"code": 400, "error_code", "msg"}``, ``oauth``
+    the OAuth-style ``{"error", "error_description"}`` of token grants.
+    """
+
+    def __init__(
+        self,
+        *,
+        jwt_secret: str,
+        database_url: str | None = None,
+        url: str = "https://double-ref.supabase.test",
+        public_key: str = PUBLIC_KEY,
+        service_key: str = SECRET_KEY,
+        buckets: Mapping[str, Sequence[str]] = DEFAULT_BUCKETS,
+        access_ttl: int = 3600,
+        auth_errors: AuthErrorStyle = "current",
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.host = httpx.URL(self.url).host
+        self.public_key = public_key
+        self.service_key = service_key
+        self.jwt_secret = jwt_secret
+        self.database_url = database_url
+        self.access_ttl = access_ttl
+        self.auth_errors: AuthErrorStyle = auth_errors
+        self.buckets = {name: tuple(types) for name, types in buckets.items()}
+        self.offline = False
+        """When true, every request fails as if the network were down."""
+        self.requests: list[httpx.Request] = []
+        self.violations: list[str] = []
+        self.users: dict[str, AuthUser] = {}
+        self.outbox: dict[str, str] = {}
+        """The last one-time code sent to each email address."""
+        self.files: dict[tuple[str, str], StoredFile] = {}
+        self._sessions: dict[str, _AuthSession] = {}
+        self._refresh_tokens: dict[str, _RefreshToken] = {}
+        self._db: psycopg.Connection[dict[str, Any]] | None = None
+
+    # -- wiring ------------------------------------------------------------
+    def transport(self) -> httpx.MockTransport:
+        """An httpx transport that sends every request to this double."""
+        return httpx.MockTransport(self.handle)
+
+    def close(self) -> None:
+        """Close the database connection, if one was opened."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    # -- Auth state, for tests -----------------------------------------------
+    def add_user(self, email: str, password: str | None, *, user_id: str | None = None) -> AuthUser:
+        """Sign up a user (in auth.users too, when the double has a database)."""
+        user = AuthUser(user_id or str(uuid.uuid4()), email.lower(), password, _now_iso())
+        self.users[user.id] = user
+        if self.database_url is not None:
+            self._connection().execute(
+                "insert into auth.users (id, email) values (%s, %s) on conflict (id) do nothing",
+                (user.id, user.email),
+            )
+        return user
+
+    def mint_access_token(
+        self,
+        user_id: str,
+        *,
+        ttl: int | None = None,
+        session_id: str | None = None,
+        secret: str | None = None,
+        method: str = "password",
+    ) -> str:
+        """An access token as Auth issues them (``secret`` forges one with another key)."""
+        user = self.users.get(user_id)
+        now = int(time.time())
+        claims = {
+            "iss": f"{self.url}/auth/v1",
+            "sub": user_id,
+            "aud": "authenticated",
+            "exp": now + (self.access_ttl if ttl is None else ttl),
+            "iat": now,
+            "email": user.email if user else "",
+            "phone": "",
+            "app_metadata": {"provider": "email", "providers": ["email"]},
+            "user_metadata": {},
+            "role": "authenticated",
+            "aal": "aal1",
+            "amr": [{"method": method, "timestamp": now}],
+            "session_id": session_id or str(uuid.uuid4()),
+            "is_anonymous": False,
+        }
+        return jwt.encode(claims, secret or self.jwt_secret, algorithm="HS256")
+
+    def refresh_token_is_valid(self, token: str) -> bool:
+        """Whether Auth would still accept ``token`` for a refresh."""
+        entry = self._refresh_tokens.get(token)
+        return entry is not None and not entry.used and not self._sessions[entry.session_id].revoked
+
+    # -- dispatch ------------------------------------------------------------
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        """Answer one request as the matching Supabase service would."""
+        request.read()
+        self.requests.append(request)
+        if self.offline:
+            raise httpx.ConnectError("connection refused", request=request)
+        if request.url.host != self.host or request.url.scheme != "https":
+            self._violate(request, f"not this project's URL ({self.url})")
+        path = request.url.path
+        for prefix, handler in (
+            ("/auth/v1/", self._auth),
+            ("/rest/v1/", self._rest),
+            ("/storage/v1/", self._storage),
+        ):
+            if path.startswith(prefix):
+                return handler(request, path[len(prefix) :])
+        self._violate(request, "no Supabase service is served at this path")
+
+    def _violate(self, request: httpx.Request, message: str) -> NoReturn:
+        text = f"{request.method} {request.url}: {message}"
+        self.violations.append(text)
+        raise ProtocolViolation(text)
+
+    def _json_body(self, request: httpx.Request) -> dict[str, Any]:
+        if not request.headers.get("content-type", "").startswith("application/json"):
+            self._violate(request, "the body must be sent as application/json")
+        try:
+            body = json.loads(request.content or b"null")
+        except ValueError:
+            self._violate(request, "the body is not valid JSON")
+        if not isinstance(body, dict):
+            self._violate(request, "the body must be a JSON object")
+        return body
+
+    def _expect(self, request: httpx.Request, method: str) -> None:
+        if request.method != method:
+            self._violate(request, f"expected {method}")
+
+    def _expect_query(self, request: httpx.Request, allowed: set[str]) -> dict[str, str]:
+        query = dict(request.url.params.multi_items())
+        if len(query) != len(request.url.params.multi_items()) or set(query) - allowed:
+            self._violate(request, f"unexpected query parameters (allowed: {sorted(allowed)})")
+        return query
+
+    # -- Auth (GoTrue) ---------------------------------------------------------
+    def _auth(self, request: httpx.Request, route: str) -> httpx.Response:
+        if request.headers.get("apikey") != self.public_key:
+            self._violate(request, "Auth requests carry the project's public key as apikey")
+        if route == "token":
+            self._expect(request, "POST")
+            self._expect_no_user_token(request)
+            grant = self._expect_query(request, {"grant_type"}).get("grant_type")
+            body = self._json_body(request)
+            if grant == "password":
+                return self._password_grant(request, body)
+            if grant == "refresh_token":
+                return self._refresh_grant(request, body)
+            self._violate(request, f"unsupported grant_type {grant!r}")
+        if route == "otp":
+            self._expect(request, "POST")
+            self._expect_no_user_token(request)
+            self._expect_query(request, set())
+            return self._otp(request, self._json_body(request))
+        if route == "verify":
+            self._expect(request, "POST")
+            self._expect_no_user_token(request)
+            self._expect_query(request, set())
+            return self._verify(request, self._json_body(request))
+        if route == "logout":
+            self._expect(request, "POST")
+            scope = self._expect_query(request, {"scope"}).get("scope", "global")
+            if scope not in ("global", "local", "others"):
+                self._violate(request, f"unknown logout scope {scope!r}")
+            return self._logout(request, scope)
+        if route == "user":
+            self._expect(request, "GET")
+            self._expect_query(request, set())
+            found = self._auth_session(request)
+            if isinstance(found, httpx.Response):
+                return found
+            return self._reply(request, 200, self._user_json(self.users[found[0]]))
+        self._violate(request, f"no Auth endpoint {route!r}")
+
+    def _expect_no_user_token(self, request: httpx.Request) -> None:
+        auth = request.headers.get("authorization")
+        if auth is not None and auth != f"Bearer {self.public_key}":
+            self._violate(request, "a sign-in request must not carry another session's token")
+
+    def _reply(self, request: httpx.Request, status: int, body: Any) -> httpx.Response:
+        headers = {}
+        if self.auth_errors == "current" and self._versioned(request):
+            headers["X-Supabase-Api-Version"] = API_VERSION
+        if status == 204:
+            return httpx.Response(204, headers=headers)
+        return _json(status, body, headers)
+
+    def _versioned(self, request: httpx.Request) -> bool:
+        version: str = request.headers.get("X-Supabase-Api-Version", "")
+        return version >= API_VERSION
+
+    def _auth_error(
+        self,
+        request: httpx.Request,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        oauth_error: str | None = None,
+    ) -> httpx.Response:
+        if self.auth_errors == "oauth" and oauth_error:
+            body: dict[str, Any] = {"error": oauth_error, "error_description": message}
+        elif self.auth_errors == "current" and self._versioned(request):
+            body = {"code": code, "message": message}
+        else:
+            body = {"code": status, "error_code": code, "msg": message}
+        return self._reply(request, status, body)
+
+    def _user_by_email(self, email: Any) -> AuthUser | None:
+        if not isinstance(email, str):
+            return None
+        return next((u for u in self.users.values() if u.email == email.lower()), None)
+
+    def _password_grant(self, request: httpx.Request, body: dict[str, Any]) -> httpx.Response:
+        if not {"email", "password"} <= set(body):
+            self._violate(request, "a password grant needs email and password")
+        user = self._user_by_email(body["email"])
+        if user is None or user.password is None or user.password != body["password"]:
+            return self._auth_error(
+                request,
+                400,
+                "invalid_credentials",
+                "Invalid login credentials",
+                oauth_error="invalid_grant",
+            )
+        return self._new_session(request, user, "password")
+
+    def _refresh_grant(self, request: httpx.Request, body: dict[str, Any]) -> httpx.Response:
+        token = body.get("refresh_token")
+        if not isinstance(token, str) or set(body) != {"refresh_token"}:
+            self._violate(request, "a refresh grant sends exactly {refresh_token}")
+        entry = self._refresh_tokens.get(token)
+        if entry is None or self._sessions[entry.session_id].revoked:
+            return self._auth_error(
+                request,
+                400,
+                "refresh_token_not_found",
+                "Invalid Refresh Token: Refresh Token Not Found",
+                oauth_error="invalid_grant",
+            )
+        if entry.used:
+            return self._auth_error(
+                request,
+                400,
+                "refresh_token_already_used",
+                "Invalid Refresh Token: Already Used",
+                oauth_error="invalid_grant",
+            )
+        entry.used = True
+        user = self.users[self._sessions[entry.session_id].user_id]
+        return self._session_reply(request, user, entry.session_id)
+
+    def _otp(self, request: httpx.Request, body: dict[str, Any]) -> httpx.Response:
+        email = body.get("email")
+        if not isinstance(email, str) or not isinstance(body.get("create_user"), bool):
+            self._violate(request, "an email OTP request sends email and create_user")
+        user = self._user_by_email(email)
+        if user is None:
+            if not body["create_user"]:
+                return self._auth_error(request, 422, "otp_disabled", "Signups not allowed for otp")
+            user = self.add_user(email, None)
+        self.outbox[user.email] = f"{secrets.randbelow(10**6):06d}"
+        return self._reply(request, 200, {})
+
+    def _verify(self, request: httpx.Request, body: dict[str, Any]) -> httpx.Response:
+        if body.get("type") != "email" or not {"email", "token"} <= set(body):
+            self._violate(request, "an email code is verified with type=email, email and token")
+        user = self._user_by_email(body["email"])
+        if user is None or self.outbox.get(user.email) != body["token"]:
+            return self._auth_error(request, 403, "otp_expired", "Token has expired or is invalid")
+        del self.outbox[user.email]
+        return self._new_session(request, user, "otp")
+
+    def _new_session(self, request: httpx.Request, user: AuthUser, method: str) -> httpx.Response:
+        session_id = str(uuid.uuid4())
+        self._sessions[session_id] = _AuthSession(user.id, method)
+        return self._session_reply(request, user, session_id)
+
+    def _session_reply(
+        self, request: httpx.Request, user: AuthUser, session_id: str
+    ) -> httpx.Response:
+        refresh = secrets.token_urlsafe(9)
+        self._refresh_tokens[refresh] = _RefreshToken(session_id)
+        access = self.mint_access_token(
+            user.id, session_id=session_id, method=self._sessions[session_id].method
+        )
+        return self._reply(
+            request,
+            200,
+            {
+                "access_token": access,
+                "token_type": "bearer",
+                "expires_in": self.access_ttl,
+                "expires_at": int(time.time()) + self.access_ttl,
+                "refresh_token": refresh,
+                "user": self._user_json(user),
+            },
+        )
+
+    def _user_json(self, user: AuthUser) -> dict[str, Any]:
+        return {
+            "id": user.id,
+            "aud": "authenticated",
+            "role": "authenticated",
+            "email": user.email,
+            "email_confirmed_at": user.created_at,
+            "phone": "",
+            "confirmed_at": user.created_at,
+            "last_sign_in_at": _now_iso(),
+            "app_metadata": {"provider": "email", "providers": ["email"]},
+            "user_metadata": {},
+            "identities": [
+                {
+                    "identity_id": str(uuid.uuid5(uuid.NAMESPACE_URL, user.id)),
+                    "id": user.id,
+                    "user_id": user.id,
+                    "identity_data": {"email": user.email, "sub": user.id},
+                    "provider": "email",
+                    "last_sign_in_at": user.created_at,
+                    "created_at": user.created_at,
+                    "updated_at": user.created_at,
+                }
+            ],
+            "created_at": user.created_at,
+            "updated_at": user.created_at,
+            "is_anonymous": False,
+        }
+
+    def _auth_session(self, request: httpx.Request) -> tuple[str, str] | httpx.Response:
+        """(user id, session id) of the request's token, or Auth's refusal."""
+        auth = request.headers.get("authorization", "")
+        if not auth.startswith("Bearer ") or auth == f"Bearer {self.public_key}":
+            self._violate(request, "this Auth endpoint needs the user's access token")
+        try:
+            claims = jwt.decode(
+                auth[len("Bearer ") :],
+                self.jwt_secret,
+                algorithms=["HS256"],
+                audience="authenticated",
+            )
+        except jwt.InvalidTokenError as exc:
+            return self._auth_error(
+                request, 401, "bad_jwt", f"invalid JWT: unable to parse or verify signature, {exc}"
+            )
+        session = self._sessions.get(str(claims.get("session_id")))
+        if session is None or session.revoked:
+            return self._auth_error(
+                request,
+                403,
+                "session_not_found",
+                "Session from session_id claim in JWT does not exist",
+            )
+        return str(claims["sub"]), str(claims["session_id"])
+
+    def _logout(self, request: httpx.Request, scope: str) -> httpx.Response:
+        found = self._auth_session(request)
+        if isinstance(found, httpx.Response):
+            return found
+        user_id, session_id = found
+        for sid, session in self._sessions.items():
+            if session.user_id != user_id:
+                continue
+            if (
+                (scope == "local" and sid == session_id)
+                or scope == "global"
+                or (scope == "others" and sid != session_id)
+            ):
+                session.revoked = True
+        return self._reply(request, 204, None)
+
+    # -- who is calling: the API gateway, then PostgREST's or Storage's JWT check
+    def _identity(
+        self, request: httpx.Request, service: Literal["rest", "storage"]
+    ) -> tuple[str, dict[str, Any]] | httpx.Response:
+        apikey = request.headers.get("apikey")
+        if apikey is None:
+            self._violate(request, "every API request carries an apikey header")
+        if apikey not in (self.public_key, self.service_key):
+            return _json(401, _INVALID_API_KEY)
+        auth = request.headers.get("authorization")
+        if apikey == self.service_key and not self.service_key.startswith("eyJ"):
+            if auth is not None:
+                self._violate(request, "an sb_secret_ key goes in apikey only")
+            return "service_role", {"role": "service_role"}
+        if auth is None or not auth.startswith("Bearer "):
+            self._violate(request, "no Authorization: Bearer token, so this would run as anon")
+        token = auth[len("Bearer ") :]
+        if apikey == self.service_key and token != self.service_key:
+            self._violate(request, "a legacy service key goes in Authorization too")
+        if token.count(".") != 2 or token in (self.public_key,):
+            self._violate(request, "the Bearer token is not a user's access token")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token, self.jwt_secret, algorithms=["HS256"], options={"verify_aud": False}
+            )
+        except jwt.ExpiredSignatureError:
+            return self._jwt_refusal(service, "PGRST303", "JWT expired", "jwt expired")
+        except jwt.InvalidTokenError:
+            return self._jwt_refusal(
+                service, "PGRST301", "JWSError JWSInvalidSignature", "invalid signature"
+            )
+        role = claims.get("role")
+        if role not in ("anon", "authenticated", "service_role"):
+            return self._jwt_refusal(
+                service, "PGRST301", f"role {role!r} does not exist", "invalid role"
+            )
+        if apikey == self.public_key and role != "authenticated":
+            self._violate(request, f"the Bearer token runs as {role}, not as a signed-in user")
+        return str(role), claims
+
+    def _jwt_refusal(
+        self, service: str, code: str, message: str, storage_message: str
+    ) -> httpx.Response:
+        if service == "rest":
+            challenge = f'Bearer error="invalid_token", error_description="{message}"'
+            return _json(
+                401,
+                {"code": code, "details": None, "hint": None, "message": message},
+                {"WWW-Authenticate": challenge},
+            )
+        return self._storage_error("403", "Unauthorized", storage_message)
+
+    # -- REST (PostgREST) ------------------------------------------------------
+    def _rest(self, request: httpx.Request, route: str) -> httpx.Response:
+        if not route.startswith("rpc/"):
+            self._violate(request, "genvault only calls functions, at /rest/v1/rpc/<fn>")
+        self._expect(request, "POST")
+        self._expect_query(request, set())
+        for header in ("Accept-Profile", "Content-Profile"):
+            if request.headers.get(header, "public") != "public":
+                self._violate(request, f"{header} must name the public schema")
+        identity = self._identity(request, "rest")
+        if isinstance(identity, httpx.Response):
+            return identity
+        args = self._json_body(request)
+        if self.database_url is None:
+            self._violate(request, "this double was made without a database")
+        return self._call(route[len("rpc/") :], args, *identity)
+
+    def _connection(self) -> psycopg.Connection[dict[str, Any]]:
+        if self._db is None:
+            assert self.database_url is not None
+            self._db = psycopg.connect(self.database_url, autocommit=True, row_factory=dict_row)
+        return self._db
+
+    def _call(
+        self, fn: str, args: dict[str, Any], role: str, claims: dict[str, Any]
+    ) -> httpx.Response:
+        conn = self._connection()
+        try:
+            with conn.transaction():
+                function = self._function(conn, fn, set(args))
+                if function is None:
+                    return _json(
+                        404,
+                        {
+                            "code": "PGRST202",
+                            "details": f"Searched for the function public.{fn} with parameters "
+                            f"{', '.join(sorted(args))} or with a single unnamed json/jsonb "
+                            "parameter, but no matches were found in the schema cache.",
+                            "hint": None,
+                            "message": f"Could not find the function public.{fn}"
+                            f"({', '.join(sorted(args))}) in the schema cache",
+                        },
+                    )
+                conn.execute(
+                    "select set_config('role', %s, true), "
+                    "set_config('request.jwt.claims', %s, true), "
+                    "set_config('TimeZone', 'UTC', true)",
+                    (role, json.dumps(claims)),
+                )
+                row = conn.execute(
+                    self._query(fn, function, list(args)), {"args": json.dumps(args)}
+                ).fetchone()
+        except psycopg.Error as exc:
+            diag = exc.diag
+            sqlstate = exc.sqlstate or "XX000"
+            return _json(
+                _postgrest_status(sqlstate, role),
+                {
+                    "code": sqlstate,
+                    "details": diag.message_detail,
+                    "hint": diag.message_hint,
+                    "message": diag.message_primary or str(exc),
+                },
+            )
+        if function.returns == "void":
+            return httpx.Response(204)
+        body = next(iter(row.values())) if row else None
+        return httpx.Response(
+            200,
+            content=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json; charset=utf-8"},
+        )
+
+    def _function(
+        self, conn: psycopg.Connection[dict[str, Any]], fn: str, given: set[str]
+    ) -> _Function | None:
+        """The overload of ``public.<fn>`` these argument names can call, as PostgREST finds it."""
+        rows = conn.execute(
+            """
+            select p.proretset as retset, t.typtype as kind, t.typname as type_name,
+                   coalesce(p.proargnames, array[]::text[]) as names,
+                   coalesce(p.proargmodes::text[], array[]::text[]) as modes,
+                   array(select pg_catalog.format_type(a.t, null)
+                           from unnest(p.proargtypes::oid[]) with ordinality as a(t, i)
+                          order by a.i) as in_types,
+                   p.pronargs as nargs, p.pronargdefaults as ndefaults
+              from pg_catalog.pg_proc p
+              join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+              join pg_catalog.pg_type t on t.oid = p.prorettype
+             where n.nspname = 'public' and p.proname = %s and p.prokind = 'f'
+            """,
+            (fn,),
+        ).fetchall()
+        for row in rows:
+            if row["modes"]:
+                names = [n for n, m in zip(row["names"], row["modes"], strict=True) if m in "ibv"]
+            else:
+                names = list(row["names"][: row["nargs"]])
+            if len(names) != row["nargs"] or not all(names):
+                continue
+            required = frozenset(names[: row["nargs"] - row["ndefaults"]])
+            if not given <= set(names) or not required <= given:
+                continue
+            composite = row["kind"] == "c" or row["type_name"] == "record"
+            returns: Literal["rows", "values", "object", "value", "void"]
+            if row["retset"]:
+                returns = "rows" if composite else "values"
+            elif row["type_name"] == "void":
+                returns = "void"
+            else:
+                returns = "object" if composite else "value"
+            return _Function(
+                tuple(names), dict(zip(names, row["in_types"], strict=True)), required, returns
+            )
+        return None
+
+    def _query(self, fn: str, function: _Function, given: list[str]) -> sql.Composed:
+        call = sql.SQL("public.{}({})").format(
+            sql.Identifier(fn),
+            sql.SQL(", ").join(
+                sql.SQL("{} => _a.{}").format(sql.Identifier(n), sql.Identifier(n)) for n in given
+            ),
+        )
+        source = sql.SQL("json_to_record({}::json) as _a({})").format(
+            sql.Placeholder("args"),
+            sql.SQL(", ").join(
+                sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(function.types[n]))
+                for n in given
+            ),
+        )
+        if not given:
+            source = sql.SQL("(select {}::json) as _a").format(sql.Placeholder("args"))
+        if function.returns == "rows":
+            template = "select coalesce(json_agg(_r), '[]'::json) from {source}, {call} as _r"
+        elif function.returns == "values":
+            template = (
+                "select coalesce(json_agg(_r._v), '[]'::json) from {source}, {call} as _r(_v)"
+            )
+        elif function.returns == "object":
+            template = "select to_json(_r) from {source}, {call} as _r"
+        elif function.returns == "void":
+            template = "select {call} from {source}"
+        else:
+            template = "select to_json({call}) from {source}"
+        return sql.SQL(template).format(source=source, call=call)
+
+    # -- Storage ---------------------------------------------------------------
+    def _storage(self, request: httpx.Request, route: str) -> httpx.Response:
+        parts = route.split("/")
+        if parts[0] != "object" or len(parts) < 2:
+            self._violate(request, "genvault only uses Storage's object endpoints")
+        if parts[1] == "sign" and request.method == "GET":
+            return self._signed_download(request, parts[2], "/".join(parts[3:]))
+        identity = self._identity(request, "storage")
+        if isinstance(identity, httpx.Response):
+            return identity
+        role, claims = identity
+        action = parts[1]
+        if action == "list" and len(parts) == 3:
+            self._expect(request, "POST")
+            return self._list(request, parts[2], role, claims)
+        if action == "sign" and len(parts) >= 4:
+            self._expect(request, "POST")
+            return self._sign(request, parts[2], "/".join(parts[3:]), role, claims)
+        if action == "info":
+            self._expect(request, "GET")
+            rest = parts[3:] if parts[2] == "authenticated" else parts[2:]
+            return self._download(request, rest[0], "/".join(rest[1:]), role, claims, info=True)
+        if action == "authenticated":
+            self._expect(request, "GET")
+            return self._download(request, parts[2], "/".join(parts[3:]), role, claims)
+        if len(parts) == 2:
+            self._expect(request, "DELETE")
+            return self._remove(request, parts[1], role, claims)
+        name = "/".join(parts[2:])
+        if request.method in ("POST", "PUT"):
+            return self._upload(request, parts[1], name, role, claims)
+        self._expect(request, "GET")
+        return self._download(request, parts[1], name, role, claims)
+
+    def _storage_error(self, status: str, error: str, message: str) -> httpx.Response:
+        return _json(int(status), {"statusCode": status, "error": error, "message": message})
+
+    def _not_found(self) -> httpx.Response:
+        return self._storage_error("404", "not_found", "Object not found")
+
+    def _no_bucket(self, bucket: str) -> httpx.Response | None:
+        if bucket in self.buckets:
+            return None
+        return self._storage_error("404", "Bucket not found", "Bucket not found")
+
+    @staticmethod
+    def _may_touch(role: str, claims: Mapping[str, Any], name: str) -> bool:
+        """The folder policies: a user's files live under a folder named by their id."""
+        if role == "service_role":
+            return True
+        folders = name.split("/")[:-1]
+        return role == "authenticated" and bool(folders) and folders[0] == claims.get("sub")
+
+    def _upload(
+        self,
+        request: httpx.Request,
+        bucket: str,
+        name: str,
+        role: str,
+        claims: dict[str, Any],
+    ) -> httpx.Response:
+        if not name or "" in name.split("/"):
+            self._violate(request, "an object needs a name")
+        content_type = request.headers.get("content-type", "")
+        if not content_type.startswith("multipart/form-data"):
+            self._violate(request, "uploads are sent as multipart/form-data")
+        form = self._multipart(request, content_type)
+        if "file" not in form or "cacheControl" not in form:
+            self._violate(request, "an upload sends the parts file and cacheControl")
+        mime, data = form["file"]
+        if (missing := self._no_bucket(bucket)) is not None:
+            return missing
+        if mime not in self.buckets[bucket]:
+            return self._storage_error(
+                "415", "invalid_mime_type", f"mime type {mime} is not supported"
+            )
+        key = (bucket, name)
+        upsert = request.headers.get("x-upsert") == "true"
+        if request.method == "POST" and key in self.files and not upsert:
+            return self._storage_error("409", "Duplicate", "The resource already exists")
+        if request.method == "PUT" and key not in self.files:
+            return self._not_found()
+        if not self._may_touch(role, claims, name):
+            return self._storage_error(
+                "403", "Unauthorized", "new row violates row-level security policy"
+            )
+        now = _now_iso()
+        old = self.files.get(key)
+        self.files[key] = StoredFile(
+            data=data,
+            content_type=mime,
+            cache_control=form["cacheControl"][1].decode(),
+            id=old.id if old else str(uuid.uuid4()),
+            created_at=old.created_at if old else now,
+            updated_at=now,
+        )
+        return _json(200, {"Id": self.files[key].id, "Key": f"{bucket}/{name}"})
+
+    def _multipart(self, request: httpx.Request, content_type: str) -> dict[str, tuple[str, bytes]]:
+        message = BytesParser(policy=policy.HTTP).parsebytes(
+            b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + request.content
+        )
+        if not message.is_multipart():
+            self._violate(request, "the multipart body cannot be parsed")
+        form: dict[str, tuple[str, bytes]] = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            payload = part.get_payload(decode=True)
+            if not isinstance(name, str) or not isinstance(payload, bytes):
+                self._violate(request, "a multipart part without a name")
+            form[name] = (part.get_content_type(), payload)
+        return form
+
+    def _download(
+        self,
+        request: httpx.Request,
+        bucket: str,
+        name: str,
+        role: str,
+        claims: dict[str, Any],
+        *,
+        info: bool = False,
+    ) -> httpx.Response:
+        self._expect_query(request, set())
+        if (missing := self._no_bucket(bucket)) is not None:
+            return missing
+        stored = self.files.get((bucket, name))
+        if stored is None or not self._may_touch(role, claims, name):
+            return self._not_found()
+        if info:
+            return _json(200, self._info(bucket, name, stored))
+        return httpx.Response(
+            200, content=stored.data, headers={"Content-Type": stored.content_type}
+        )
+
+    @staticmethod
+    def _info(bucket: str, name: str, stored: StoredFile) -> dict[str, Any]:
+        return {
+            "id": stored.id,
+            "name": name,
+            "bucket_id": bucket,
+            "size": len(stored.data),
+            "content_type": stored.content_type,
+            "cache_control": f"max-age={stored.cache_control}",
+            "etag": f'"{uuid.uuid5(uuid.NAMESPACE_OID, stored.id)}"',
+            "metadata": {},
+            "last_modified": stored.updated_at,
+            "created_at": stored.created_at,
+        }
+
+    def _remove(
+        self, request: httpx.Request, bucket: str, role: str, claims: dict[str, Any]
+    ) -> httpx.Response:
+        body = self._json_body(request)
+        prefixes = body.get("prefixes")
+        if set(body) != {"prefixes"} or not isinstance(prefixes, list):
+            self._violate(request, 'a delete sends {"prefixes": [...]}')
+        if not all(isinstance(p, str) for p in prefixes):
+            self._violate(request, "prefixes are object names")
+        if (missing := self._no_bucket(bucket)) is not None:
+            return missing
+        if not 1 <= len(prefixes) <= 1000:
+            return self._storage_error(
+                "400", "InvalidRequest", "prefixes must have 1 to 1000 items"
+            )
+        removed = []
+        for name in prefixes:
+            stored = self.files.get((bucket, name))
+            if stored is not None and self._may_touch(role, claims, name):
+                removed.append(self._info(bucket, name, stored))
+                del self.files[(bucket, name)]
+        return _json(200, removed)
+
+    def _list(
+        self, request: httpx.Request, bucket: str, role: str, claims: dict[str, Any]
+    ) -> httpx.Response:
+        body = self._json_body(request)
+        if not {"prefix", "limit", "offset", "sortBy"} <= set(body):
+            self._violate(request, "a list sends prefix, limit, offset and sortBy")
+        limit, offset, sort = body["limit"], body["offset"], body["sortBy"]
+        if not (isinstance(limit, int) and isinstance(offset, int) and isinstance(sort, dict)):
+            self._violate(request, "limit and offset are numbers, sortBy an object")
+        if (missing := self._no_bucket(bucket)) is not None:
+            return missing
+        folder = str(body["prefix"]).strip("/")
+        search = str(body.get("search") or "")
+        entries: dict[str, dict[str, Any]] = {}
+        for (b, name), stored in self.files.items():
+            if b != bucket or not self._may_touch(role, claims, name):
+                continue
+            if folder and not name.startswith(folder + "/"):
+                continue
+            rest = name[len(folder) + 1 :] if folder else name
+            child = rest.split("/", 1)[0]
+            if not child.startswith(search):
+                continue
+            if "/" in rest:
+                entries.setdefault(child, _folder_entry(child))
+            else:
+                entries[child] = _file_entry(child, stored)
+        ordered = sorted(entries.values(), key=lambda e: str(e.get(sort.get("column", "name"))))
+        if sort.get("order") == "desc":
+            ordered.reverse()
+        return _json(200, ordered[offset : offset + limit])
+
+    def _sign(
+        self,
+        request: httpx.Request,
+        bucket: str,
+        name: str,
+        role: str,
+        claims: dict[str, Any],
+    ) -> httpx.Response:
+        body = self._json_body(request)
+        try:
+            expires_in = int(body["expiresIn"])
+        except (KeyError, TypeError, ValueError):
+            self._violate(request, "a signed URL needs expiresIn")
+        if (missing := self._no_bucket(bucket)) is not None:
+            return missing
+        if expires_in < 1:
+            return self._storage_error("400", "InvalidRequest", "expiresIn must be at least 1")
+        if (bucket, name) not in self.files or not self._may_touch(role, claims, name):
+            return self._not_found()
+        now = int(time.time())
+        token = jwt.encode(
+            {"url": f"{bucket}/{name}", "iat": now, "exp": now + expires_in},
+            self.jwt_secret,
+            algorithm="HS256",
+        )
+        return _json(200, {"signedURL": f"/object/sign/{bucket}/{quote(name)}?token={token}"})
+
+    def _signed_download(self, request: httpx.Request, bucket: str, name: str) -> httpx.Response:
+        token = self._expect_query(request, {"token", "download"}).get("token", "")
+        try:
+            claims = jwt.decode(token, self.jwt_secret, algorithms=["HS256"])
+        except jwt.ExpiredSignatureError:
+            return self._storage_error("400", "InvalidJWT", "jwt expired")
+        except jwt.InvalidTokenError:
+            return self._storage_error("400", "InvalidJWT", "invalid signature")
+        if claims.get("url") != f"{bucket}/{name}":
+            return self._storage_error("400", "InvalidSignature", "The url and token do not match")
+        stored = self.files.get((bucket, name))
+        if stored is None:
+            return self._not_found()
+        return httpx.Response(
+            200, content=stored.data, headers={"Content-Type": stored.content_type}
+        )
+
+
+def _file_response(stored: StoredFile) -> httpx.Response:
+    return httpx.Response(200, content=stored.data, headers={"Content-Type": stored.content_type})
+
+
+def _folder_entry(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "id": None,
+        "updated_at": None,
+        "created_at": None,
+        "last_accessed_at": None,
+        "metadata": None,
+    }
+
+
+def _file_entry(name: str, stored: StoredFile) -> dict[str, Any]:
+    return {
+        "name": name,
+        "id": stored.id,
+        "updated_at": stored.updated_at,
+        "created_at": stored.created_at,
+        "last_accessed_at": stored.updated_at,
+        "metadata": {
+            "eTag": f'"{uuid.uuid5(uuid.NAMESPACE_OID, stored.id)}"',
+            "size": len(stored.data),
+            "mimetype": stored.content_type,
+            "cacheControl": f"max-age={stored.cache_control}",
+            "lastModified": stored.updated_at,
+            "contentLength": len(stored.data),
+            "httpStatusCode": 200,
+        },
+    }
+
+
+def _postgrest_status(sqlstate: str, role: str) -> int:
+    """The HTTP status PostgREST answers a SQLSTATE with (its documented table)."""
+    if sqlstate == "42501":
+        return 401 if role == "anon" else 403
+    exact = {
+        "23503": 409,
+        "23505": 409,
+        "25006": 405,
+        "P0001": 400,
+        "P0002": 404,
+        "42883": 404,
+        "42P01": 404,
+        "42P17": 500,
+        "53400": 500,
+    }
+    if sqlstate in exact:
+        return exact[sqlstate]
+    by_class = {
+        "08": 503,
+        "09": 500,
+        "0L": 403,
+        "0P": 403,
+        "25": 500,
+        "28": 403,
+        "2D": 500,
+        "38": 500,
+        "39": 500,
+        "3B": 500,
+        "40": 500,
+        "53": 503,
+        "54": 500,
+        "55": 500,
+        "57": 500,
+        "58": 500,
+        "F0": 500,
+        "HV": 500,
+        "P0": 500,
+        "XX": 500,
+    }
+    return by_class.get(sqlstate[:2], 400)
