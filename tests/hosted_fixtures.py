@@ -29,8 +29,8 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-
 import supabase
+
 from genvault._hosted import HostedAuth, make_supabase_client
 from genvault._session import Session, SessionStore
 from genvault._settings import Settings

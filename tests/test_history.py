@@ -57,9 +57,11 @@ def test_bad_limits_are_refused(
 
 
 def test_malformed_cursor_is_refused(make_user: Any, database_url: str, tmp_path: Path) -> None:
-    with client_for(make_user(), database_url, tmp_path) as gv:
-        with pytest.raises(InvalidInput, match="cursor"):
-            gv.generations.list(before="not-a-cursor")
+    with (
+        client_for(make_user(), database_url, tmp_path) as gv,
+        pytest.raises(InvalidInput, match="cursor"),
+    ):
+        gv.generations.list(before="not-a-cursor")
 
 
 def test_search_is_case_insensitive_and_literal(
@@ -95,9 +97,11 @@ def test_other_users_ids_look_missing(make_user: Any, database_url: str, tmp_pat
 
 
 def test_malformed_id_is_refused(make_user: Any, database_url: str, tmp_path: Path) -> None:
-    with client_for(make_user(), database_url, tmp_path) as gv:
-        with pytest.raises(InvalidInput, match="not a generation id"):
-            gv.generations.get("1234")
+    with (
+        client_for(make_user(), database_url, tmp_path) as gv,
+        pytest.raises(InvalidInput, match="not a generation id"),
+    ):
+        gv.generations.get("1234")
 
 
 def test_files_are_content_addressed_and_delete_removes_them(
@@ -209,7 +213,14 @@ def test_delete_account_removes_everything_of_that_user_only(
             f"select count(*) as n from public.{table} where user_id = %s", (gone.id,)
         ).fetchone()
         assert row["n"] == 0, table
-    assert admin.execute("select count(*) as n from auth.users where id = %s", (gone.id,)).fetchone()["n"] == 0
-    assert not (tmp_path / "images" / gone.id).exists() or not any((tmp_path / "images" / gone.id).iterdir())
+    assert (
+        admin.execute("select count(*) as n from auth.users where id = %s", (gone.id,)).fetchone()[
+            "n"
+        ]
+        == 0
+    )
+    assert not (tmp_path / "images" / gone.id).exists() or not any(
+        (tmp_path / "images" / gone.id).iterdir()
+    )
     with client_for(stays, database_url, tmp_path) as s:
         assert s.generations.get(kept.id).id == kept.id

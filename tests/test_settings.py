@@ -50,8 +50,11 @@ def test_environment_wins_over_dotenv_and_profile_file(tmp_path: Path) -> None:
     profile.parent.mkdir(parents=True)
     profile.write_text("GENVAULT_BUCKET=from-profile\nGENVAULT_MODEL_TIMEOUT=42\n")
     settings = Settings.from_env(
-        {"GENVAULT_HOME": str(tmp_path / "home"), "GENVAULT_PROFILE": "work",
-         "GENVAULT_MODEL": "owner/from-env"},
+        {
+            "GENVAULT_HOME": str(tmp_path / "home"),
+            "GENVAULT_PROFILE": "work",
+            "GENVAULT_MODEL": "owner/from-env",
+        },
         dotenv=dotenv,
     )
     assert settings.model == "owner/from-env"
@@ -65,7 +68,8 @@ def test_session_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
     mode = stat.S_IMODE((tmp_path / "p" / "session.json").stat().st_mode)
     assert mode == 0o600
     loaded = store.load()
-    assert loaded is not None and loaded.access_token == "secret"
+    assert loaded is not None
+    assert loaded.access_token == "secret"
     store.clear()
     assert store.load() is None
 

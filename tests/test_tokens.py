@@ -16,7 +16,13 @@ from tests.library_fixtures import settings_for
 
 def claims(user: Any, **over: Any) -> dict[str, Any]:
     now = int(time.time())
-    base = {"sub": user.id, "role": "authenticated", "aud": "authenticated", "iat": now, "exp": now + 600}
+    base = {
+        "sub": user.id,
+        "role": "authenticated",
+        "aud": "authenticated",
+        "iat": now,
+        "exp": now + 600,
+    }
     base.update(over)
     return {k: v for k, v in base.items() if v is not None}
 
@@ -24,7 +30,10 @@ def claims(user: Any, **over: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("make_token", "error"),
     [
-        (lambda u: jwt.encode(claims(u, exp=int(time.time()) - 10), TEST_JWT_SECRET), SessionExpired),
+        (
+            lambda u: jwt.encode(claims(u, exp=int(time.time()) - 10), TEST_JWT_SECRET),
+            SessionExpired,
+        ),
         (lambda u: jwt.encode(claims(u), "a-wrong-secret-that-is-long-enough-000000"), NotSignedIn),
         (lambda u: jwt.encode(claims(u), None, algorithm="none"), NotSignedIn),
         (lambda u: jwt.encode(claims(u, sub=None), TEST_JWT_SECRET), NotSignedIn),
@@ -33,7 +42,16 @@ def claims(user: Any, **over: Any) -> dict[str, Any]:
         (lambda u: jwt.encode(claims(u, sub="not-a-uuid"), TEST_JWT_SECRET), NotSignedIn),
         (lambda u: "not.a.jwt", NotSignedIn),
     ],
-    ids=["expired", "wrong-signature", "alg-none", "no-sub", "service-role-forged", "not-yet-valid", "bad-sub", "garbage"],
+    ids=[
+        "expired",
+        "wrong-signature",
+        "alg-none",
+        "no-sub",
+        "service-role-forged",
+        "not-yet-valid",
+        "bad-sub",
+        "garbage",
+    ],
 )
 def test_bad_tokens_are_refused_before_any_sql(
     make_user: Any, database_url: str, tmp_path: Path, make_token: Any, error: type[Exception]

@@ -1,14 +1,14 @@
 """genvault: a private, durable history of the images you generate with AI models.
 
-    from genvault import Client
+from genvault import Client
 
-    with Client() as gv:                      # embedded default, or settings from the env
-        gv.sign_in_local("alice")             # hosted: gv.sign_in(email, password)
-        image = gv.create("a red fox in fresh snow", aspect_ratio="16:9", seed=7)
-        for gen in gv.generations.list(limit=10).items:
-            print(gen.id, gen.created_at, gen.prompt)
-        gv.generations.download(image.id, Path("fox.webp"))
-        print(gv.credits.balance(), "credits left")
+with Client() as gv:                      # embedded default, or settings from the env
+    gv.sign_in_local("alice")             # hosted: gv.sign_in(email, password)
+    image = gv.create("a red fox in fresh snow", aspect_ratio="16:9", seed=7)
+    for gen in gv.generations.list(limit=10).items:
+        print(gen.id, gen.created_at, gen.prompt)
+    gv.generations.download(image.id, Path("fox.webp"))
+    print(gv.credits.balance(), "credits left")
 """
 
 from importlib import import_module

@@ -29,19 +29,25 @@ class PurgeResult:
 class AdminRepo:
     """Monitoring queries and operator actions."""
 
-    def __init__(self, transport: Transport, storage: Storage, *, owner_url: str | None = None) -> None:
+    def __init__(
+        self, transport: Transport, storage: Storage, *, owner_url: str | None = None
+    ) -> None:
         self._transport = transport
         self._storage = storage
         self._owner_url = owner_url
 
     def images_per_user(self, *, limit: int = 50) -> list[dict[str, Any]]:
         """Users with the most images."""
-        rows: list[dict[str, Any]] = self._transport.rpc("admin_images_per_user", {"max_rows": limit})
+        rows: list[dict[str, Any]] = self._transport.rpc(
+            "admin_images_per_user", {"max_rows": limit}
+        )
         return rows
 
     def popular_prompts(self, *, limit: int = 20) -> list[dict[str, Any]]:
         """The most repeated prompts."""
-        rows: list[dict[str, Any]] = self._transport.rpc("admin_popular_prompts", {"max_rows": limit})
+        rows: list[dict[str, Any]] = self._transport.rpc(
+            "admin_popular_prompts", {"max_rows": limit}
+        )
         return rows
 
     def trends(self, *, bucket: str = "day", periods: int = 30) -> list[dict[str, Any]]:
@@ -59,7 +65,9 @@ class AdminRepo:
     def purge(self, older_than: timedelta, *, dry_run: bool = True) -> PurgeResult:
         """Remove (or, on a dry run, count) generations older than ``older_than``, files too."""
         if older_than < timedelta(days=1):
-            raise InvalidInput("the retention age is too short", hint="use at least 1 day, e.g. 90d")
+            raise InvalidInput(
+                "the retention age is too short", hint="use at least 1 day, e.g. 90d"
+            )
         rows = self._transport.rpc(
             "admin_purge_older_than", {"age": older_than, "dry_run": dry_run}
         )

@@ -297,9 +297,7 @@ class Client:
 
     def _generator(self) -> Generator:
         transport, storage, user_id = self._user()
-        return Generator(
-            transport, storage, GenerationsRepo(transport, storage), user_id=user_id
-        )
+        return Generator(transport, storage, GenerationsRepo(transport, storage), user_id=user_id)
 
     def model(self, name: str | None = None) -> ImageModel:
         """The image model ``name`` (default: the configured one)."""
@@ -322,7 +320,9 @@ class Client:
 
         ``model`` is a model name (default: the configured one) or an ImageModel.
         """
-        image_model = model if model is not None and not isinstance(model, str) else self.model(model)
+        image_model = (
+            model if model is not None and not isinstance(model, str) else self.model(model)
+        )
         return self._generator().create(
             image_model,
             prompt,

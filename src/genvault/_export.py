@@ -91,9 +91,12 @@ def _to_folder(
 
     def fetch(gen: Generation) -> tuple[bool, int]:
         target = dest / _file_name(gen)
-        if target.is_file() and gen.image_sha256:
-            if hashlib.sha256(target.read_bytes()).hexdigest() == gen.image_sha256:
-                return False, 0
+        if (
+            target.is_file()
+            and gen.image_sha256
+            and hashlib.sha256(target.read_bytes()).hexdigest() == gen.image_sha256
+        ):
+            return False, 0
         data = repo.read_image(gen)
         tmp = target.with_suffix(".part")
         tmp.write_bytes(data)

@@ -10,6 +10,7 @@ that :func:`sweep` refunds later, together with any file it left behind.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 import uuid
@@ -180,15 +181,11 @@ class Generator:
 
         Whatever fails here is left for :func:`sweep`; the original error wins.
         """
-        try:
+        with contextlib.suppress(GenvaultError):
             self._transport.rpc("refund_credit", {"reservation_id": reservation_id}, scalar=True)
-        except GenvaultError:
-            pass
-        try:
-            if written:
+        if written:
+            with contextlib.suppress(GenvaultError):
                 self._storage.delete(self._repo.unreferenced(written))
-        except GenvaultError:
-            pass
 
     def sweep(self, *, older_than: timedelta | None = None) -> SweepResult:
         """Refund the user's reservations left unsettled for ``older_than`` (default:
@@ -197,9 +194,7 @@ class Generator:
         rows = self._transport.rpc("expire_reservations", {"older_than": older_than})
         age = (older_than if older_than is not None else timedelta(minutes=15)).total_seconds()
         cutoff = time.time() - age
-        candidates = [
-            o.path for o in self._storage.list(self._user_id) if o.modified <= cutoff
-        ]
+        candidates = [o.path for o in self._storage.list(self._user_id) if o.modified <= cutoff]
         orphans = self._repo.unreferenced(candidates) if candidates else []
         if orphans:
             self._storage.delete(orphans)

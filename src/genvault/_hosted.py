@@ -30,6 +30,7 @@ from datetime import date, datetime
 from typing import Any, cast
 
 import httpx
+import supabase
 from postgrest import APIError, SyncPostgrestClient
 from storage3 import SyncStorageClient
 from storage3.exceptions import StorageApiError
@@ -38,7 +39,6 @@ from supabase_auth import SyncGoTrueClient
 from supabase_auth.errors import AuthApiError, AuthError, AuthRetryableError
 from supabase_auth.types import Session as AuthSession
 
-import supabase
 from genvault._exceptions import (
     BackendUnreachable,
     ConfigError,

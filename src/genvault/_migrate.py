@@ -75,7 +75,8 @@ create table if not exists genvault_meta.migrations (
   checksum text not null,
   applied_at timestamptz not null default now()
 );
-comment on table genvault_meta.migrations is 'Which genvault SQL files were applied, with their SHA-256.';
+comment on table genvault_meta.migrations is
+  'Which genvault SQL files were applied, with their SHA-256.';
 alter table genvault_meta.migrations enable row level security;
 revoke all on schema genvault_meta from public;
 """

@@ -123,7 +123,11 @@ class GenerationsRepo:
     def image_url(self, generation: Generation | str, *, expires_in: int = 3600) -> str:
         """A URL that shows the full image: signed (hosted) or file:// (local)."""
         gen = generation if isinstance(generation, Generation) else self.get(generation)
-        return self._storage.url(gen.image_url, expires_in=expires_in) if gen.is_stored else gen.image_url
+        return (
+            self._storage.url(gen.image_url, expires_in=expires_in)
+            if gen.is_stored
+            else gen.image_url
+        )
 
     def download(self, generation_id: str, dest: Path) -> Path:
         """Write the full image to ``dest`` (a file, or a folder to put it in)."""

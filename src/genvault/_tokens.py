@@ -89,9 +89,7 @@ class TokenVerifier:
         return claims
 
 
-def mint_token(
-    secret: str, *, sub: str, email: str | None = None, ttl: int = 3600
-) -> str:
+def mint_token(secret: str, *, sub: str, email: str | None = None, ttl: int = 3600) -> str:
     """An HS256 access token shaped like Supabase Auth's, for a local user."""
     now = int(time.time())
     claims = {

@@ -16,7 +16,17 @@ __all__ = ["MAX_PROMPT", "aspect_ratio", "generation_id", "page_size", "prompt",
 
 MAX_PROMPT = 2000
 MAX_PAGE = 1000
-_BIDI_CONTROLS = {"\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"}
+_BIDI_CONTROLS = {
+    "\u202a",
+    "\u202b",
+    "\u202c",
+    "\u202d",
+    "\u202e",
+    "\u2066",
+    "\u2067",
+    "\u2068",
+    "\u2069",
+}
 
 
 def prompt(text: str) -> str:
