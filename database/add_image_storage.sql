@@ -169,7 +169,9 @@ as $$
 declare
   me text := public.genvault_require_user();
 begin
-  if page_size is null or page_size not between 1 and 1000 then
+  -- 1001: a page of up to 1000 plus the one look-ahead row that tells a client
+  -- whether another page follows.
+  if page_size is null or page_size not between 1 and 1001 then
     raise exception 'page size must be between 1 and 1000' using errcode = '22023';
   end if;
   -- The explicit user_id filter repeats the policy so the planner can walk the
@@ -206,7 +208,9 @@ begin
   if length(search_text) > 2000 then
     raise exception 'search text must be at most 2000 characters' using errcode = '22023';
   end if;
-  if page_size is null or page_size not between 1 and 1000 then
+  -- 1001: a page of up to 1000 plus the one look-ahead row that tells a client
+  -- whether another page follows.
+  if page_size is null or page_size not between 1 and 1001 then
     raise exception 'page size must be between 1 and 1000' using errcode = '22023';
   end if;
   -- The user's text is matched literally: \, % and _ are escaped.
@@ -294,8 +298,32 @@ comment on function public.record_generation(uuid, text, text, text, jsonb, text
   'transaction. The row id is the generation id given to reserve_credit, and the '
   'owner is always the caller.';
 
+-- The stored files of deleted rows that no remaining row of their owner points
+-- at: what a client may remove from storage. A content-addressed store can
+-- share one file between rows (identical thumbnails, say), so this is a count
+-- of references, not simply the deleted row's paths.
+create or replace function public.genvault_unreferenced_paths(
+  owner text,
+  paths text[],
+  excluding uuid[]
+) returns text[]
+language sql stable
+set search_path = ''
+as $$
+  select coalesce(array_agg(distinct p.path), '{}')
+    from unnest(paths) as p(path)
+   where p.path is not null
+     and p.path !~ '^https://'
+     and not exists (select from public.user_generations o
+                      where o.user_id = owner
+                        and not (o.id = any (excluding))
+                        and (o.image_url = p.path or o.thumbnail_url = p.path))
+$$;
+comment on function public.genvault_unreferenced_paths(text, text[], uuid[]) is
+  'Of these stored paths of owner, those no row outside `excluding` refers to.';
+
 create or replace function public.delete_generations(generation_ids uuid[])
-returns table (id uuid, image_url text, thumbnail_url text, still_referenced boolean)
+returns table (id uuid, removable_paths text[])
 language plpgsql volatile
 set search_path = ''
 as $$
@@ -313,19 +341,15 @@ begin
        and g.user_id = me
     returning g.id, g.image_url, g.thumbnail_url
   )
-  select d.id, d.image_url, d.thumbnail_url,
-         exists (select from public.user_generations o
-                  where o.user_id = me
-                    and o.image_url = d.image_url
-                    and not (o.id = any (generation_ids)))
+  select d.id,
+         public.genvault_unreferenced_paths(me, array[d.image_url, d.thumbnail_url], generation_ids)
     from gone d;
 end
 $$;
 comment on function public.delete_generations(uuid[]) is
-  'Deletes the caller''s generations with these ids and returns what was deleted, '
-  'with whether another of the caller''s rows still uses the same stored file (a '
-  'content-addressed store shares identical images). Ids of other users, or '
-  'unknown ids, are ignored alike.';
+  'Deletes the caller''s generations with these ids and returns, for each one '
+  'deleted, the stored files that no other row of the caller still uses (remove '
+  'those from storage). Ids of other users, or unknown ids, are ignored alike.';
 
 create or replace function public.referenced_paths(paths text[])
 returns table (path text)
@@ -372,6 +396,7 @@ grant all on public.user_generations to service_role;
 
 revoke execute on function
   public.genvault_is_owned_path(text, text),
+  public.genvault_unreferenced_paths(text, text[], uuid[]),
   public.genvault_touch_updated_at(),
   public.list_generations(integer, timestamptz, uuid),
   public.search_generations(text, integer, timestamptz, uuid),
@@ -382,8 +407,11 @@ revoke execute on function
   public.delete_my_account()
   from public, anon, authenticated, service_role;
 
--- The path rule runs inside the table's CHECK constraints, as the writing role.
+-- The path rule runs inside the table's CHECK constraints, as the writing role;
+-- the reference count runs inside delete_generations, as the caller.
 grant execute on function public.genvault_is_owned_path(text, text) to authenticated, service_role;
+grant execute on function public.genvault_unreferenced_paths(text, text[], uuid[])
+  to authenticated, service_role;
 
 grant execute on function
   public.list_generations(integer, timestamptz, uuid),

@@ -131,33 +131,48 @@ comment on function public.admin_trends(text, integer) is
 create or replace function public.admin_purge_older_than(
   age interval,
   dry_run boolean default true
-) returns table (id uuid, user_id text, image_url text, thumbnail_url text, created_at timestamptz)
+) returns table (id uuid, user_id text, created_at timestamptz, removable_paths text[])
 language plpgsql volatile security definer
 set search_path = ''
 as $$
 #variable_conflict use_column
+declare
+  doomed uuid[];
 begin
   perform public.genvault_require_operator();
   if age is null or age < interval '1 day' then
     raise exception 'retention age must be at least 1 day' using errcode = '22023';
   end if;
+  select coalesce(array_agg(g.id), '{}') into doomed
+    from public.user_generations g
+   where g.created_at < now() - age;
+  -- Files shared with a kept row are not removable (see genvault_unreferenced_paths).
   if dry_run then
     return query
-      select g.id, g.user_id, g.image_url, g.thumbnail_url, g.created_at
+      select g.id, g.user_id, g.created_at,
+             public.genvault_unreferenced_paths(
+               g.user_id, array[g.image_url, g.thumbnail_url], doomed)
         from public.user_generations g
-       where g.created_at < now() - age
+       where g.id = any (doomed)
        order by g.created_at;
   else
     return query
-      delete from public.user_generations g
-       where g.created_at < now() - age
-      returning g.id, g.user_id, g.image_url, g.thumbnail_url, g.created_at;
+      with gone as (
+        delete from public.user_generations g
+         where g.id = any (doomed)
+        returning g.id, g.user_id, g.created_at, g.image_url, g.thumbnail_url
+      )
+      select d.id, d.user_id, d.created_at,
+             public.genvault_unreferenced_paths(
+               d.user_id, array[d.image_url, d.thumbnail_url], doomed)
+        from gone d;
   end if;
 end
 $$;
 comment on function public.admin_purge_older_than(interval, boolean) is
   'Operators: retention clean-up. Lists (dry_run, the default) or deletes every '
-  'generation older than age, returning the stored paths to remove from storage.';
+  'generation older than age, returning for each the stored paths that no kept '
+  'row uses, to remove from storage.';
 
 create or replace function public.admin_find_user(who text) returns text
 language plpgsql stable security definer

@@ -257,6 +257,12 @@ FUNCTION_CASES: dict[str, tuple[str, tuple[str, str, str, str]]] = {
         "select * from public.admin_trends('day', 3)",
         ("42501", "42501", "42501", "rows"),
     ),
+    # Invoker rights: another user's rows are invisible to it, so for them it can
+    # only echo the paths it was given back; it reveals nothing.
+    "genvault_unreferenced_paths(text, text[], uuid[])": (
+        "select public.genvault_unreferenced_paths(%(owner)s, array['x/y.webp'], '{}')",
+        ("rows", "rows", "42501", "rows"),
+    ),
     "delete_generations(uuid[])": (
         "select * from public.delete_generations(array[%(gen)s]::uuid[])",
         ("rows", "none", "42501", "42501"),

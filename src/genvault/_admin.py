@@ -71,9 +71,7 @@ class AdminRepo:
         rows = self._transport.rpc(
             "admin_purge_older_than", {"age": older_than, "dry_run": dry_run}
         )
-        paths = sorted(
-            {p for r in rows for p in (r["image_url"], r["thumbnail_url"]) if p and "://" not in p}
-        )
+        paths = sorted({p for r in rows for p in r["removable_paths"] or ()})
         if not dry_run and paths:
             self._storage.delete(paths)
         return PurgeResult(generations=len(rows), files=len(paths), dry_run=dry_run)

@@ -143,7 +143,9 @@ class Generator:
             )
             thumb = thumbnail_webp(webp)
             image_path = self._storage.key_for(self._user_id, generation_id, webp, ".webp")
-            thumb_path = self._storage.key_for(self._user_id, generation_id, thumb, ".thumb.webp")
+            # Named after the image, not its own bytes: identical thumbnails of two
+            # different images must not share one file.
+            thumb_path = self._storage.key_for(self._user_id, generation_id, webp, ".thumb.webp")
             for path, data in ((image_path, webp), (thumb_path, thumb)):
                 self._storage.put(path, data, "image/webp")
                 written.append(path)

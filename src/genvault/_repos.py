@@ -98,13 +98,7 @@ class GenerationsRepo:
             return []
         rows = self._transport.rpc("delete_generations", {"generation_ids": ids})
         gone = {str(r["id"]) for r in rows}
-        paths = [
-            p
-            for r in rows
-            if not r["still_referenced"]
-            for p in (r["image_url"], r["thumbnail_url"])
-            if p and not str(p).startswith("https://")
-        ]
+        paths = sorted({p for r in rows for p in r["removable_paths"] or ()})
         if paths:
             self._storage.delete(paths)
         return [DeleteOutcome(str(i), str(i) in gone) for i in ids]

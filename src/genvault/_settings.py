@@ -89,18 +89,26 @@ class Settings:
         return self.home / "profiles" / self.profile
 
     def with_profile(self, profile: str) -> Settings:
-        """The same settings for another profile."""
+        """The same settings under another profile name (its session and files).
+
+        To also read that profile's saved settings, use ``from_env(profile=...)``.
+        """
         _check_profile(profile, "--profile")
         return replace(self, profile=profile)
 
     @classmethod
     def from_env(
-        cls, env: Mapping[str, str] | None = None, *, dotenv: Path | None = None
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        dotenv: Path | None = None,
+        profile: str | None = None,
     ) -> Settings:
         """Read settings from ``env`` (default: os.environ) over a `.env` file.
 
         Values already in the environment win over the file. A profile's own file,
-        ``<home>/profiles/<name>/settings.env``, fills in what neither sets.
+        ``<home>/profiles/<name>/settings.env``, fills in what neither sets. The
+        profile is ``profile`` if given, else GENVAULT_PROFILE, else "default".
         """
         values: dict[str, str] = {}
         if env is None:
@@ -111,8 +119,11 @@ class Settings:
         values.update({k: v for k, v in env.items() if v != ""})
 
         home = Path(values["GENVAULT_HOME"]).expanduser() if "GENVAULT_HOME" in values else None
-        profile = values.get("GENVAULT_PROFILE", "default")
-        _check_profile(profile, "GENVAULT_PROFILE")
+        if profile is not None:
+            _check_profile(profile, "--profile")
+        else:
+            profile = values.get("GENVAULT_PROFILE", "default")
+            _check_profile(profile, "GENVAULT_PROFILE")
         profile_file = (home or _default_home()) / "profiles" / profile / "settings.env"
         if profile_file.is_file():
             values = {**_read_env_file(profile_file), **values}
