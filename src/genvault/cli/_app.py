@@ -1,0 +1,134 @@
+"""The `gen` command: the root app, its global options, and the one error edge.
+
+Each command group lives in its own module with its own Typer app, joined here
+with ``add_typer``. Commands parse, call the library and render; they let
+genvault's errors rise. :class:`_Edge` turns them into one red line, a hint and
+exit code 1, in this one place. Usage errors stay Typer's own (exit code 2).
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from genvault._exceptions import GenvaultError
+from genvault.cli import _account, _admin, _db, _doctor, _history, _ui
+from genvault.cli._context import State
+
+__all__ = ["app", "main"]
+
+
+class _Edge(TyperGroup):
+    """The root command group; every command runs inside its ``invoke``."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except GenvaultError as exc:
+            _fail(ctx, exc.message, exc.hint, exc)
+        except BrokenPipeError:
+            raise  # the reader went away (`gen list | head`); Typer exits quietly
+        except KeyboardInterrupt:
+            found = ctx.find_object(State)
+            if found is not None:
+                found.output.note("interrupted")
+            raise typer.Exit(130) from None
+        except OSError as exc:
+            where = f": {exc.filename}" if exc.filename else ""
+            _fail(ctx, f"{exc.strerror or exc}{where}", None, exc)
+        except Exception as exc:
+            _fail(
+                ctx,
+                f"unexpected {type(exc).__name__}: {exc}",
+                "this is a bug in genvault; run again with --debug to see where it happened",
+                exc,
+            )
+
+
+def _fail(ctx: Any, message: str, hint: str | None, exc: BaseException) -> None:
+    found = ctx.find_object(State)
+    current = found if found is not None else State(profile=None, debug=False)
+    if current.debug:
+        current.output.err.print_exception(show_locals=False)
+    current.output.error(message, hint)
+    raise typer.Exit(1) from exc
+
+
+app = typer.Typer(
+    name="gen",
+    cls=_Edge,
+    epilog=(
+        "Start with `gen login --local NAME` (or `gen login` for a hosted project), "
+        'then `gen create "a red fox in fresh snow"` and `gen list`.'
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from genvault import __version__
+
+        typer.echo(f"gen (genvault) {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            metavar="NAME",
+            help="Use the saved configuration and session NAME (default: $GENVAULT_PROFILE "
+            "or 'default').",
+            show_default=False,
+        ),
+    ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the full traceback when something fails.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """A private, durable history of the images you generate with AI models.
+
+    Data lives in your Supabase project, or by default in a PostgreSQL that
+    genvault starts itself, with images in local files and an offline model.
+    """
+    current = State(profile=profile, debug=debug)
+    ctx.obj = current
+    ctx.call_on_close(current.close)
+    if not debug:
+        # A missing XDG_RUNTIME_DIR is normal in containers and over ssh; the embedded
+        # server's helper warns about it on every run.
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+
+app.add_typer(_history.app)
+_gallery = typer.Typer()
+_gallery.command("ui", rich_help_panel="History")(_ui.ui)
+app.add_typer(_gallery)
+app.add_typer(_account.app)
+app.add_typer(_account.account_app, name="account", rich_help_panel="Account")
+app.add_typer(_doctor.app)
+app.add_typer(_db.app, name="db", rich_help_panel="Operators")
+app.add_typer(_admin.app, name="admin", rich_help_panel="Operators")
+
+
+def main() -> None:
+    """Run `gen` with the process's arguments (the console script's entry point)."""
+    sys.exit(app())

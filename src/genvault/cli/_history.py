@@ -1,0 +1,625 @@
+"""The history: create, list, search, show, open, download, delete, export."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from datetime import time as day_time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import unquote, urlsplit
+
+import typer
+from rich.markup import escape
+from rich.text import Text
+
+from genvault import ASPECT_RATIOS, _validate
+from genvault._exceptions import GenvaultError, InsufficientCredits, InvalidInput, NotFound
+from genvault.cli._context import JsonOpt, State, confirm, state
+from genvault.cli._render import (
+    Output,
+    generations_table,
+    human_bytes,
+    inline_image,
+    inline_protocol,
+    local_time,
+    plural,
+    short_id,
+)
+
+if TYPE_CHECKING:
+    from genvault import Generation, GenerationsRepo, Page
+
+__all__ = ["app", "open_in_viewer", "resolve_id"]
+
+app = typer.Typer()
+
+PANEL = "History"
+_PREFIX = re.compile(r"^[0-9a-f-]+$")
+_MIN_PREFIX = 8
+
+IdArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="ID", help="A generation id, or its first 8 or more characters as `gen list` shows."
+    ),
+]
+
+
+# -- ids ----------------------------------------------------------------------
+
+
+def resolve_id(repo: GenerationsRepo, value: str) -> str:
+    """The full id for ``value``: a full UUID, or an unambiguous prefix of 8+ characters.
+
+    A prefix is looked up by reading the user's history page by page (the
+    library has no prefix query), stopping as soon as a second match shows up.
+    """
+    text = value.strip().lower()
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        pass
+    compact = text.replace("-", "")
+    if len(compact) < _MIN_PREFIX or len(compact) >= 32 or not _PREFIX.match(text):
+        raise InvalidInput(
+            f"{value[:60]!r} is not a generation id",
+            hint="give the full id, or its first 8 or more characters as `gen list` shows them",
+        )
+    matches: list[str] = []
+    for gen in repo.iter_all(page_size=500):
+        if gen.id.replace("-", "").startswith(compact):
+            matches.append(gen.id)
+            if len(matches) > 1:
+                raise InvalidInput(
+                    f"{value!r} is the start of more than one generation id",
+                    hint="give more characters of the id",
+                )
+    if not matches:
+        raise NotFound(
+            f"no generation id starts with {value!r}", hint="list your ids with `gen list`"
+        )
+    return matches[0]
+
+
+# -- create -------------------------------------------------------------------
+
+
+def _complete_aspect_ratio(incomplete: str) -> list[str]:
+    return [r for r in ASPECT_RATIOS if r.startswith(incomplete)]
+
+
+class _Progress:
+    """Reports a generation's phases: on the spinner, as plain lines, or not at all."""
+
+    def __init__(self, output: Output, *, prefix: str, quiet: bool) -> None:
+        self.output = output
+        self.prefix = prefix
+        self.quiet = quiet
+        self.spinner: Any = None
+        self.reserved = False
+
+    def __call__(self, phase: str, detail: str) -> None:
+        if phase == "queued":
+            self.reserved = True
+        line = f"{self.prefix}{phase}: {detail}"
+        if self.spinner is not None:
+            self.spinner.update(escape(line))
+        elif not self.quiet:
+            self.output.err.print(Text(line))
+
+
+@app.command(rich_help_panel=PANEL)
+def create(
+    ctx: typer.Context,
+    prompt: Annotated[
+        str | None,
+        typer.Argument(help="What to draw. May be left out with --from.", show_default=False),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            metavar="OWNER/NAME",
+            help="The image model (default: the configured one; offline without a Replicate "
+            "token).",
+            show_default=False,
+        ),
+    ] = None,
+    aspect_ratio: Annotated[
+        str | None,
+        typer.Option(
+            "--aspect-ratio",
+            "-a",
+            metavar="W:H",
+            help=f"One of {', '.join(ASPECT_RATIOS)} (default 1:1).",
+            autocompletion=_complete_aspect_ratio,
+            show_default=False,
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed",
+            help="A seed, to make the image repeatable. With --num, each image uses the next seed.",
+            show_default=False,
+        ),
+    ] = None,
+    num: Annotated[
+        int,
+        typer.Option(
+            "--num", "-n", min=1, max=20, help="How many images to make (one credit each)."
+        ),
+    ] = 1,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            metavar="ID",
+            help="Repeat a generation: its prompt, model, aspect ratio and seed, unless given.",
+            show_default=False,
+        ),
+    ] = None,
+    open_after: Annotated[
+        bool, typer.Option("--open", help="Open each image in the default viewer when done.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Generate an image from a prompt and save it to your history (one credit)."""
+    if prompt is None and source is None:
+        raise typer.BadParameter(
+            "give a prompt, or --from ID to repeat a generation", param_hint="PROMPT"
+        )
+    st = state(ctx)
+    out = st.output
+    client = st.ready_client()
+    repo = client.generations
+    if source is not None:
+        base = repo.get(resolve_id(repo, source))
+        prompt = base.prompt if prompt is None else prompt
+        model = base.model if model is None else model
+        if aspect_ratio is None and isinstance(base.params.get("aspect_ratio"), str):
+            aspect_ratio = base.params["aspect_ratio"]
+        if seed is None and isinstance(base.params.get("seed"), int):
+            seed = base.params["seed"]
+    assert prompt is not None
+    aspect_ratio = aspect_ratio or "1:1"
+    # The library checks these too; checking them first keeps a refusal from
+    # following the "generating" line.
+    _validate.prompt(prompt)
+    _validate.aspect_ratio(aspect_ratio)
+    if seed is not None:
+        _validate.seed(seed)
+        _validate.seed(seed + num - 1)
+    image_model = client.model(model)  # refuses an unknown model before anything is reserved
+    credits = client.credits
+    before = credits.balance()
+    if before < num:
+        needed = "an image needs 1" if num == 1 else f"{num} images need {num}"
+        raise InsufficientCredits(
+            f"you have {plural(before, 'credit')}; {needed}",
+            hint="ask an operator for credits (`gen admin grant`)",
+        )
+    if not as_json:
+        out.note(
+            f"generating {plural(num, 'image')} with {escape(image_model.name)} · {aspect_ratio}"
+            f" · {plural(before, 'credit')}"
+        )
+
+    made: list[dict[str, Any]] = []
+    progress = _Progress(out, prefix="", quiet=as_json)
+    try:
+        for index in range(num):
+            progress.prefix = f"[{index + 1}/{num}] " if num > 1 else ""
+            progress.reserved = False
+            started = time.monotonic()
+            with out.status(f"{progress.prefix}starting…") as spinner:
+                progress.spinner = spinner
+                gen = client.create(
+                    prompt,
+                    model=model,
+                    aspect_ratio=aspect_ratio,
+                    seed=None if seed is None else seed + index,
+                    on_status=progress,
+                )
+            progress.spinner = None
+            progress.reserved = False  # spent now: an interrupt from here on refunds nothing
+            elapsed = time.monotonic() - started
+            url = repo.image_url(gen)
+            made.append({**gen.to_dict(), "url": url, "elapsed_seconds": round(elapsed, 3)})
+            if not as_json:
+                out.out.print(Text.assemble("created ", (gen.id, "bold"), f" in {elapsed:.1f}s"))
+                out.out.print(Text(f"  stored at {url}"))
+            if open_after:
+                try:
+                    open_in_viewer(url)
+                except GenvaultError as exc:
+                    out.hint(f"not opened: {exc.message}; {exc.hint}")
+    except KeyboardInterrupt:
+        if progress.reserved:
+            out.note("cancelled; the credit was refunded")
+        else:
+            out.note("cancelled")
+        if made:
+            out.note(f"{plural(len(made), 'image')} of {num} had been made and saved before that")
+        raise typer.Exit(130) from None
+    after = credits.balance()
+    if as_json:
+        out.json({"generations": made, "credits_before": before, "credits_after": after})
+    else:
+        out.out.print(f"credits: {before} → {after}")
+
+
+# -- list and search ------------------------------------------------------------
+
+# The list functions take at most 1,000 rows, and the library asks for one more
+# than the page size to learn whether another page follows.
+MAX_PAGE = 500
+LimitOpt = Annotated[
+    int, typer.Option("--limit", "-n", min=1, max=MAX_PAGE, help="How many generations per page.")
+]
+BeforeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--before",
+        metavar="CURSOR",
+        help="Start after this point (the cursor printed under the previous page).",
+        show_default=False,
+    ),
+]
+
+
+def _show_page(st: State, page: Page, *, as_json: bool, again: list[str], empty: str) -> None:
+    out = st.output
+    if as_json:
+        out.json({"items": [g.to_dict() for g in page.items], "next_cursor": page.next_cursor})
+        return
+    if not page.items:
+        out.hint(empty)
+        return
+    out.out.print(generations_table(page.items))
+    if page.next_cursor:
+        prefix = ["gen"] + (["--profile", st.profile] if st.profile else [])
+        command = shlex.join([*prefix, *again, "--before", page.next_cursor])
+        out.hint(f"more: {command}")
+
+
+def _all_pages(pages: Iterator[Generation]) -> Page:
+    from genvault import Page
+
+    return Page(list(pages), None)
+
+
+@app.command("list", rich_help_panel=PANEL)
+def list_(
+    ctx: typer.Context,
+    limit: LimitOpt = 20,
+    before: BeforeOpt = None,
+    every: Annotated[bool, typer.Option("--all", help="Every generation, not one page.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Your generations, newest first, a page at a time."""
+    st = state(ctx)
+    repo = st.ready_client().generations
+    if every:
+        page = _all_pages(repo.iter_all(page_size=500, before=before))
+    else:
+        page = repo.list(limit=limit, before=before)
+    again = ["list"] + (["--limit", str(limit)] if limit != 20 else [])
+    empty = (
+        'no generations yet; make one with: gen create "a red fox in fresh snow"'
+        if before is None
+        else "no more generations"
+    )
+    _show_page(st, page, as_json=as_json, again=again, empty=empty)
+
+
+@app.command(rich_help_panel=PANEL)
+def search(
+    ctx: typer.Context,
+    text: Annotated[str, typer.Argument(help="Words to look for in the prompts (any case).")],
+    limit: LimitOpt = 20,
+    before: BeforeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Generations whose prompt contains TEXT, newest first."""
+    st = state(ctx)
+    page = st.ready_client().generations.search(text, limit=limit, before=before)
+    again = ["search", text] + (["--limit", str(limit)] if limit != 20 else [])
+    empty = f"no generation has {text!r} in its prompt" if before is None else "no more matches"
+    _show_page(st, page, as_json=as_json, again=again, empty=empty)
+
+
+# -- one generation -------------------------------------------------------------
+
+
+@app.command(rich_help_panel=PANEL)
+def show(ctx: typer.Context, generation_id: IdArg, as_json: JsonOpt = False) -> None:
+    """Everything about one generation, and the image itself where the terminal can show it."""
+    st = state(ctx)
+    out = st.output
+    repo = st.ready_client().generations
+    gen = repo.get(resolve_id(repo, generation_id))
+    url = repo.image_url(gen)
+    if as_json:
+        out.json({**gen.to_dict(), "url": url})
+        return
+    settings = " ".join(f"{k}={v}" for k, v in sorted(gen.params.items()))
+    # Plain lines rather than a table, so that long paths and URLs are never
+    # folded or cut: they stay whole to copy.
+    for name, value in (
+        ("id", gen.id),
+        ("prompt", gen.prompt),
+        ("model", gen.model),
+        ("settings", settings or "-"),
+        ("created", local_time(gen.created_at)),
+        ("updated", local_time(gen.updated_at)),
+        ("size", human_bytes(gen.image_bytes)),
+        ("sha256", gen.image_sha256 or "-"),
+        ("image", gen.image_url),
+        ("thumbnail", gen.thumbnail_url or "-"),
+        ("url", url),
+    ):
+        out.out.print(Text.assemble((f"{name:<10}", "bold"), "  ", value))
+    # A real terminal only (not FORCE_COLOR into a pipe): the escape codes carry the picture.
+    protocol = inline_protocol() if sys.stdout.isatty() else None
+    if protocol is not None and gen.is_stored:
+        try:
+            png = _as_png(repo.read_image(gen, thumbnail=True))
+        except GenvaultError as exc:
+            opener = f"gen open {short_id(gen.id)}"
+            out.hint(f"no preview ({exc.message}); open it with: {opener}")
+            return
+        out.out.file.flush()
+        sys.stdout.write(inline_image(png, protocol))
+        sys.stdout.flush()
+    else:
+        out.hint(f"open it with: gen open {short_id(gen.id)}")
+
+
+def _as_png(webp: bytes) -> bytes:
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(webp)) as image:
+        buffer = io.BytesIO()
+        image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def open_in_viewer(url: str) -> None:
+    """Open ``url`` (file:// or https://) in the default image viewer or browser.
+
+    $BROWSER wins when set (as Python's webbrowser module defines it); otherwise
+    the desktop's opener (open, xdg-open, the Windows shell).
+    """
+    import webbrowser
+
+    target = unquote(urlsplit(url).path) if url.startswith("file://") else url
+    if os.environ.get("BROWSER"):
+        if webbrowser.open(url):
+            return
+    elif sys.platform == "darwin":
+        if subprocess.run(["open", target], check=False).returncode == 0:
+            return
+    elif sys.platform == "win32":
+        os.startfile(target)  # type: ignore[attr-defined]  # noqa: S606  # Windows only
+        return
+    elif shutil.which("xdg-open") and (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        subprocess.Popen(
+            ["xdg-open", target],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        return
+    raise GenvaultError(
+        "found no viewer to open the image with",
+        hint=f"open {target} yourself, or set BROWSER to a program that opens files",
+    )
+
+
+@app.command("open", rich_help_panel=PANEL)
+def open_(ctx: typer.Context, generation_id: IdArg) -> None:
+    """Open the full-size image in the default viewer or browser."""
+    st = state(ctx)
+    repo = st.ready_client().generations
+    gen = repo.get(resolve_id(repo, generation_id))
+    url = repo.image_url(gen)
+    open_in_viewer(url)
+    st.output.out.print(Text(f"opened {url}"))
+
+
+@app.command(rich_help_panel=PANEL)
+def download(
+    ctx: typer.Context,
+    generation_ids: Annotated[
+        list[str],
+        typer.Argument(metavar="ID...", help="Generation ids (or 8+ character prefixes)."),
+    ],
+    output_dir: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="DIR",
+            help="Folder to save the images in (created if missing).",
+            file_okay=False,
+        ),
+    ] = Path("."),
+    as_json: JsonOpt = False,
+) -> None:
+    """Save full-size images to a folder, as <id>.webp."""
+    st = state(ctx)
+    out = st.output
+    repo = st.ready_client().generations
+    output_dir.mkdir(parents=True, exist_ok=True)
+    saved = []
+    for value in generation_ids:
+        path = repo.download(resolve_id(repo, value), output_dir)
+        size = path.stat().st_size
+        saved.append({"id": path.stem, "path": str(path), "bytes": size})
+        if not as_json:
+            out.out.print(Text(f"saved {path} ({human_bytes(size)})"))
+    if as_json:
+        out.json(saved)
+
+
+@app.command(rich_help_panel=PANEL)
+def delete(
+    ctx: typer.Context,
+    generation_ids: Annotated[
+        list[str],
+        typer.Argument(metavar="ID...", help="Generation ids (or 8+ character prefixes)."),
+    ],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete generations and their stored images, for good.
+
+    Asks first (unless --yes), then reports each id as deleted or not found.
+    Exits with 1 when any id was not found.
+    """
+    st = state(ctx)
+    out = st.output
+    repo = st.ready_client().generations
+    found: list[Generation] = []
+    missing: list[str] = []
+    for value in generation_ids:
+        try:
+            gen = repo.get(resolve_id(repo, value))
+        except NotFound:
+            missing.append(value)
+            continue
+        if all(g.id != gen.id for g in found):
+            found.append(gen)
+    if found and not yes:
+        out.err.print(generations_table(found))
+        count = "this generation" if len(found) == 1 else f"these {len(found)} generations"
+        if not confirm(out, f"Delete {count} and the stored images?"):
+            out.note("nothing was deleted")
+            raise typer.Exit(1)
+    outcomes = repo.delete([g.id for g in found]) if found else []
+    report = [{"id": o.id, "deleted": o.deleted} for o in outcomes]
+    report += [{"id": value, "deleted": False} for value in missing]
+    if as_json:
+        out.json(report)
+    else:
+        for row in report:
+            if row["deleted"]:
+                out.out.print(Text(f"deleted   {row['id']}"))
+            else:
+                out.out.print(Text(f"not found {row['id']}", style="red"))
+    if any(not row["deleted"] for row in report):
+        raise typer.Exit(1)
+
+
+# -- export ---------------------------------------------------------------------
+
+
+def _when(value: str | None, option: str, *, end_of_day: bool) -> datetime | None:
+    """A date or date-time from the command line, in local time when no zone is given."""
+    if value is None:
+        return None
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+            day = datetime.fromisoformat(value.strip()).date()
+            moment = datetime.combine(day, day_time.min)
+            if end_of_day:
+                moment += timedelta(days=1) - timedelta(microseconds=1)
+        else:
+            moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM", param_hint=option
+        ) from None
+    return moment if moment.tzinfo else moment.astimezone()
+
+
+@app.command(rich_help_panel=PANEL)
+def export(
+    ctx: typer.Context,
+    dest: Annotated[
+        Path, typer.Argument(metavar="DEST", help="A folder, or a .zip file with --zip.")
+    ],
+    as_zip: Annotated[bool, typer.Option("--zip", help="Write one zip file instead.")] = False,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since", metavar="DATE", help="Only images from this day on.", show_default=False
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until", metavar="DATE", help="Only images up to this day.", show_default=False
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Copy your images and a manifest.json to a folder or a zip file.
+
+    An interrupted export picks up where it stopped when run again: images already
+    there are not fetched twice.
+    """
+    start = _when(since, "--since", end_of_day=False)
+    end = _when(until, "--until", end_of_day=True)
+    st = state(ctx)
+    out = st.output
+    client = st.ready_client()
+    if out.live and not as_json:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        with Progress(
+            TextColumn("exporting"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("· {task.fields[written]}"),
+            TimeElapsedColumn(),
+            console=out.err,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("export", total=None, written=human_bytes(0))
+
+            def advance(done: int, total: int, written: int) -> None:
+                bar.update(task, completed=done, total=total, written=human_bytes(written))
+
+            result = client.export(dest, as_zip=as_zip, since=start, until=end, on_progress=advance)
+    else:
+        result = client.export(dest, as_zip=as_zip, since=start, until=end)
+    if as_json:
+        out.json(
+            {
+                "path": result.path,
+                "images": result.images,
+                "skipped": result.skipped,
+                "bytes": result.bytes,
+            }
+        )
+        return
+    already = f", {result.skipped} already there" if result.skipped else ""
+    out.out.print(
+        Text(
+            f"exported {plural(result.images, 'image')} to {result.path}{already} "
+            f"({human_bytes(result.bytes)} written)"
+        )
+    )
