@@ -9,6 +9,8 @@ signed-in user and the database decides what that user may do.
 from __future__ import annotations
 
 import re
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -62,13 +64,19 @@ class Client:
         self._db_url: str | None = None
         self._supabase: Any = None
         self._verifier: Any = None
+        self._signed_in: tuple[Transport, Storage, str, float] | None = None
+        # One Client may serve several threads (the web gallery does): the lazy
+        # set-up below happens once, under this lock.
+        self._lock = threading.RLock()
 
     # -- lifecycle ---------------------------------------------------------
     def close(self) -> None:
         """Release database connections."""
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
+        with self._lock:
+            self._signed_in = None
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
 
     def __enter__(self) -> Client:
         return self
@@ -89,6 +97,10 @@ class Client:
                 "this profile uses a hosted Supabase project, not a direct database",
                 hint="set DATABASE_URL to the project's direct connection string",
             )
+        with self._lock:
+            return self._database_url()
+
+    def _database_url(self) -> str:
         if self._db_url is None:
             if self.settings.database_url:
                 self._db_url = self.settings.database_url
@@ -101,18 +113,24 @@ class Client:
         return self._db_url
 
     def _db_pool(self) -> Any:
-        if self._pool is None:
-            self._pool = open_pool(self.database_url())
-        return self._pool
+        with self._lock:
+            if self._pool is None:
+                self._pool = open_pool(self.database_url())
+            return self._pool
 
     def _supabase_client(self) -> Any:
-        if self._supabase is None:
-            from genvault._hosted import make_supabase_client
+        with self._lock:
+            if self._supabase is None:
+                from genvault._hosted import make_supabase_client
 
-            self._supabase = make_supabase_client(self.settings, http_client=self._http_client)
-        return self._supabase
+                self._supabase = make_supabase_client(self.settings, http_client=self._http_client)
+            return self._supabase
 
     def _token_verifier(self) -> Any:
+        with self._lock:
+            return self._make_verifier()
+
+    def _make_verifier(self) -> Any:
         if self._verifier is None:
             from genvault._tokens import TokenVerifier
 
@@ -176,6 +194,19 @@ class Client:
         return token, verified
 
     def _user(self) -> tuple[Transport, Storage, str]:
+        """Transport and storage acting as the signed-in user, and the user's id.
+
+        Kept until a minute before the access token expires, so that a burst of
+        calls reads the session and checks the token once, not once per call.
+        """
+        with self._lock:
+            cached = self._signed_in
+            if cached is None or cached[3] - time.time() < 60:
+                cached = self._sign_in_context()
+                self._signed_in = cached
+            return cached[0], cached[1], cached[2]
+
+    def _sign_in_context(self) -> tuple[Transport, Storage, str, float]:
         token, claims = self._access()
         user_id = str(claims.get("sub"))
         storage: Storage
@@ -192,7 +223,7 @@ class Client:
             transport = HostedTransport(self._supabase_client(), token)
         else:
             transport = DirectTransport(self._db_pool(), role="authenticated", claims=claims)
-        return transport, storage, user_id
+        return transport, storage, user_id, float(claims.get("exp") or time.time() + 300)
 
     # -- sessions ----------------------------------------------------------
     def session(self) -> Session | None:
@@ -233,6 +264,7 @@ class Client:
         assert row is not None
         session = Session(kind="local", user_id=str(row[0]), email=email)
         self._store.save(session)
+        self._signed_in = None
         return session
 
     def sign_in(self, email: str, password: str) -> Session:
@@ -242,6 +274,7 @@ class Client:
         session: Session = HostedAuth(self._hosted_only(), self._store).sign_in_password(
             email, password
         )
+        self._signed_in = None
         return session
 
     def send_code(self, email: str) -> None:
@@ -255,6 +288,7 @@ class Client:
         from genvault._hosted import HostedAuth
 
         session: Session = HostedAuth(self._hosted_only(), self._store).verify_code(email, code)
+        self._signed_in = None
         return session
 
     def sign_out(self) -> None:
@@ -265,6 +299,7 @@ class Client:
 
             HostedAuth(self._supabase_client(), self._store).sign_out()
         self._store.clear()
+        self._signed_in = None
 
     def _hosted_only(self) -> Any:
         if not self.settings.supabase_url:
@@ -381,6 +416,7 @@ class Client:
 
             raise StorageFailed(f"{len(left)} stored files of the account could not be removed")
         self._store.clear()
+        self._signed_in = None
         counts = rows[0] if rows else {}
         return AccountDeletion(
             generations=int(counts.get("generations", 0)),
