@@ -286,7 +286,7 @@ def _show_page(st: State, page: Page, *, as_json: bool, again: list[str], empty:
     if not page.items:
         out.hint(empty)
         return
-    out.out.print(generations_table(page.items))
+    out.out.print(generations_table(page.items, width=out.out.width))
     if page.next_cursor:
         prefix = ["gen"] + (["--profile", st.profile] if st.profile else [])
         command = shlex.join([*prefix, *again, "--before", page.next_cursor])
@@ -507,7 +507,7 @@ def delete(
         if all(g.id != gen.id for g in found):
             found.append(gen)
     if found and not yes:
-        out.err.print(generations_table(found))
+        out.err.print(generations_table(found, width=out.err.width))
         count = "this generation" if len(found) == 1 else f"these {len(found)} generations"
         if not confirm(out, f"Delete {count} and the stored images?"):
             out.note("nothing was deleted")

@@ -161,21 +161,27 @@ def plain_table(*columns: str, title: str | None = None) -> Table:
     return table
 
 
-def generations_table(gens: Iterable[Generation]) -> Table:
-    """id, date, prompt and model of each generation, newest first."""
+def generations_table(gens: Iterable[Generation], *, width: int = 80) -> Table:
+    """id, date, prompt and model of each generation, newest first, fitted to ``width``.
+
+    The id and date always show in full (commands accept the short id); the model
+    and then the prompt give way on a narrow terminal.
+    """
+    rows = [(short_id(g.id), local_time(g.created_at), one_line(g.prompt), g.model) for g in gens]
+    id_w, date_w, gaps = 8, 16, 3 * 3
+    model_w = min(24, max([len("model"), *(len(r[3]) for r in rows)]))
+    prompt_w = width - id_w - date_w - model_w - gaps
+    if prompt_w < 16:  # narrow: let the model column shrink before the prompt does
+        model_w = max(8, model_w - (16 - prompt_w))
+        prompt_w = max(8, width - id_w - date_w - model_w - gaps)
     table = plain_table("id", "date", "prompt", "model")
-    table.columns[0].no_wrap = True
-    table.columns[1].no_wrap = True
-    table.columns[2].overflow = "ellipsis"
-    table.columns[2].no_wrap = True
-    table.columns[2].ratio = 1
-    table.columns[3].no_wrap = True
-    table.columns[3].overflow = "ellipsis"
-    table.columns[3].max_width = 32
-    for gen in gens:
-        table.add_row(
-            short_id(gen.id), local_time(gen.created_at), Text(one_line(gen.prompt)), gen.model
-        )
+    for column, size in zip(table.columns, (id_w, date_w, prompt_w, model_w), strict=True):
+        column.no_wrap = True
+        column.overflow = "ellipsis"
+        column.min_width = column.max_width = size
+    table.columns[2].min_width = min(prompt_w, max([len("prompt"), *(len(r[2]) for r in rows)]))
+    for short, when, prompt, model in rows:
+        table.add_row(short, when, Text(prompt), model)
     return table
 
 
