@@ -64,17 +64,25 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     stop_embedded(home)
 
 
+@contextmanager
+def scratch_database(server_url: str) -> Iterator[str]:
+    """A new, empty database on the server under test, dropped afterwards."""
+    name = f"genvault_scratch_{secrets.token_hex(4)}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    try:
+        yield _replace_db(server_url, name)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+
+
 @pytest.fixture(scope="session")
 def database_url(server_url: str) -> Iterator[str]:
     """A fresh database on the server, with every genvault migration applied."""
-    name = f"genvault_test_{secrets.token_hex(4)}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    url = _replace_db(server_url, name)
-    migrate(url)
-    yield url
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
+    with scratch_database(server_url) as url:
+        migrate(url)
+        yield url
 
 
 @pytest.fixture

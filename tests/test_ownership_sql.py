@@ -16,10 +16,8 @@ found it.
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +25,7 @@ import psycopg
 import pytest
 
 from genvault._migrate import migrate, sql_dir
-from tests.conftest import User, _replace_db, acting_as, create_user, user_claims
+from tests.conftest import User, acting_as, create_user, scratch_database, user_claims
 
 ACTORS = ("owner", "other", "anon", "service_role")
 
@@ -526,19 +524,6 @@ grant usage on schema storage to anon, authenticated, service_role;
 grant all on storage.buckets, storage.objects to anon, authenticated, service_role;
 insert into storage.buckets (id, name) values ('elsewhere', 'elsewhere');
 """
-
-
-@contextmanager
-def scratch_database(server_url: str) -> Iterator[str]:
-    """A new, empty database on the server under test, dropped afterwards."""
-    name = f"genvault_scratch_{secrets.token_hex(4)}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    try:
-        yield _replace_db(server_url, name)
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
 
 
 @pytest.fixture(scope="module")

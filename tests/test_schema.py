@@ -8,7 +8,6 @@ rolled back.
 from __future__ import annotations
 
 import json
-import secrets
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,23 +18,10 @@ import psycopg
 import pytest
 
 from genvault._migrate import MIGRATIONS, migrate, sql_dir, verify
-from tests.conftest import _replace_db
+from tests.conftest import scratch_database
 
 REPO = Path(__file__).resolve().parents[1]
 SUPABASE = REPO / "supabase"
-
-
-@contextmanager
-def scratch_database(server_url: str) -> Iterator[str]:
-    """A new, empty database on the server under test, dropped afterwards."""
-    name = f"genvault_scratch_{secrets.token_hex(4)}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    try:
-        yield _replace_db(server_url, name)
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
 
 
 @pytest.fixture
