@@ -65,9 +65,9 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @contextmanager
-def scratch_database(server_url: str) -> Iterator[str]:
+def scratch_database(server_url: str, prefix: str = "genvault_scratch") -> Iterator[str]:
     """A new, empty database on the server under test, dropped afterwards."""
-    name = f"genvault_scratch_{secrets.token_hex(4)}"
+    name = f"{prefix}_{secrets.token_hex(4)}"
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(f'create database "{name}"')
     try:
@@ -80,7 +80,7 @@ def scratch_database(server_url: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def database_url(server_url: str) -> Iterator[str]:
     """A fresh database on the server, with every genvault migration applied."""
-    with scratch_database(server_url) as url:
+    with scratch_database(server_url, "genvault_test") as url:
         migrate(url)
         yield url
 
