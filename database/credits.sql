@@ -142,6 +142,11 @@ begin
   if reserve_credit.generation_id is null then
     raise exception 'generation_id is required' using errcode = '22023';
   end if;
+  if not exists (select from public.user_credits c where c.user_id = me) then
+    -- A valid token of an account that has since been deleted.
+    raise exception 'this account no longer exists'
+      using errcode = '28000', hint = 'Sign in again, or sign up.';
+  end if;
 
   -- Claim the key first. A concurrent call with the same key waits here for the
   -- first to commit, then finds its row.

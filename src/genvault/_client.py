@@ -115,7 +115,9 @@ class Client:
     def _db_pool(self) -> Any:
         with self._lock:
             if self._pool is None:
-                self._pool = open_pool(self.database_url())
+                url = self.database_url()
+                _probe(url)
+                self._pool = open_pool(url)
             return self._pool
 
     def _supabase_client(self) -> Any:
@@ -188,7 +190,12 @@ class Client:
             # PostgREST verifies hosted tokens; read the user id for storage paths.
             import jwt
 
-            unverified: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+            try:
+                unverified: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+            except jwt.InvalidTokenError as exc:
+                raise NotSignedIn(
+                    "the access token is malformed", hint="sign in again with `gen login`"
+                ) from exc
             return token, unverified
         verified: dict[str, Any] = self._token_verifier().verify(token)
         return token, verified
@@ -332,7 +339,13 @@ class Client:
 
     def _generator(self) -> Generator:
         transport, storage, user_id = self._user()
-        return Generator(transport, storage, GenerationsRepo(transport, storage), user_id=user_id)
+        return Generator(
+            transport,
+            storage,
+            GenerationsRepo(transport, storage),
+            user_id=user_id,
+            retry_wait=self.settings.model_timeout,
+        )
 
     def model(self, name: str | None = None) -> ImageModel:
         """The image model ``name`` (default: the configured one)."""
@@ -410,6 +423,11 @@ class Client:
         files = storage.list(user_id)
         storage.delete(o.path for o in files)
         rows = transport.rpc("delete_my_account", {})
+        # A generation finishing elsewhere may have stored files since the first
+        # pass; with the account gone no new row can point at them.
+        late = storage.list(user_id)
+        storage.delete(o.path for o in late)
+        files = files + late
         left = storage.list(user_id)
         if left:
             from genvault._exceptions import StorageFailed
@@ -453,3 +471,18 @@ class Client:
             self._db_pool(), role="service_role", claims={"role": "service_role"}
         )
         return AdminRepo(transport, storage, owner_url=self.database_url())
+
+
+def _probe(url: str) -> None:
+    """Fail fast, with one clear error, when the database cannot be reached at all.
+
+    The pool would otherwise retry in the background for its whole timeout and
+    log each attempt.
+    """
+    try:
+        psycopg.connect(url, connect_timeout=5).close()
+    except psycopg.OperationalError as exc:
+        raise BackendUnreachable(
+            f"could not connect to the database: {str(exc).strip().splitlines()[0]}",
+            hint="check DATABASE_URL and that the server is running",
+        ) from exc

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from genvault import _validate
-from genvault._exceptions import Conflict, GenvaultError
+from genvault._exceptions import Conflict, GenvaultError, InvalidInput, ModelFailed
 from genvault._imagegen import ImageModel, ImageRequest, ImageResult, StatusCallback
 from genvault._models import Generation
 from genvault._repos import GenerationsRepo
@@ -48,11 +48,14 @@ class Generator:
         repo: GenerationsRepo,
         *,
         user_id: str,
+        retry_wait: float = 300.0,
     ) -> None:
         self._transport = transport
         self._storage = storage
         self._repo = repo
         self._user_id = user_id
+        self._retry_wait = retry_wait
+        """How long a retried request waits for the first attempt with its key."""
 
     def create(
         self,
@@ -92,11 +95,18 @@ class Generator:
         idempotency_key: str | None = None,
     ) -> Generation:
         """Save an image made elsewhere into the history (one credit, like a generation)."""
+        from genvault._images import sniff_image_type
+
+        if sniff_image_type(image) is None:
+            raise InvalidInput(
+                "the image given is not a PNG, JPEG, WebP or GIF file",
+                hint="pass the bytes of an image file",
+            )
         request = ImageRequest(
             prompt=_validate.prompt(prompt), model=model, extra=dict(params or {})
         )
         result = ImageResult(data=image, content_type="application/octet-stream", model=model)
-        return self._run(request, idempotency_key, lambda: result, None)
+        return self._run(request, idempotency_key, lambda: result, None, uploaded=True)
 
     def _run(
         self,
@@ -104,23 +114,20 @@ class Generator:
         idempotency_key: str | None,
         produce: Callable[[], ImageResult],
         on_status: StatusCallback | None,
+        *,
+        uploaded: bool = False,
     ) -> Generation:
         from genvault._images import ImageMetadata, thumbnail_webp, to_webp
 
         key = idempotency_key or uuid.uuid4().hex
-        rows = self._transport.rpc(
-            "reserve_credit", {"idempotency_key": key, "generation_id": uuid.uuid4()}
-        )
-        reservation = rows[0]
+        mine = uuid.uuid4()
+        reservation = self._reserve(key, mine)
+        if str(reservation["reserved_for"]) != str(mine):
+            # A retry: another call with this key holds the reservation. Only one
+            # attempt ever runs the model; this one waits for it and returns its work.
+            return self._await_first_attempt(key, mine, reservation)
         reservation_id = reservation["reservation_id"]
-        generation_id = str(reservation["reserved_for"])
-        if reservation["status"] == "spend":
-            return self._repo.get(generation_id)
-        if reservation["status"] == "refund":
-            raise Conflict(
-                "this request was cancelled and refunded before",
-                hint="start a new generation (without reusing the idempotency key)",
-            )
+        generation_id = str(mine)
 
         written: list[str] = []
         try:
@@ -130,17 +137,24 @@ class Generator:
             if on_status:
                 on_status("saving", "storing the image")
             created = datetime.now(UTC)
-            webp = to_webp(
-                result.data,
-                metadata=ImageMetadata(
-                    prompt=request.prompt,
-                    model=result.model,
-                    seed=result.seed if result.seed is not None else request.seed,
-                    created_at=created,
-                    generation_id=generation_id,
-                    params=request.params(),
-                ),
+            metadata = ImageMetadata(
+                prompt=request.prompt,
+                model=result.model,
+                seed=result.seed if result.seed is not None else request.seed,
+                created_at=created,
+                generation_id=generation_id,
+                params=request.params(),
             )
+            try:
+                webp = to_webp(result.data, metadata=metadata)
+            except ModelFailed as exc:
+                if not uploaded:
+                    raise
+                # There is no model to blame for an upload: the bytes given are wrong.
+                raise InvalidInput(
+                    f"the image given could not be read: {exc.message}",
+                    hint="pass the bytes of a complete PNG, JPEG, WebP or GIF file",
+                ) from exc
             thumb = thumbnail_webp(webp)
             image_path = self._storage.key_for(self._user_id, generation_id, webp, ".webp")
             # Named after the image, not its own bytes: identical thumbnails of two
@@ -177,6 +191,33 @@ class Generator:
             if not self._storage.exists(path):
                 self._storage.put(path, data, "image/webp")
         return generation
+
+    def _reserve(self, key: str, generation_id: uuid.UUID) -> dict[str, Any]:
+        rows = self._transport.rpc(
+            "reserve_credit", {"idempotency_key": key, "generation_id": generation_id}
+        )
+        row: dict[str, Any] = rows[0]
+        return row
+
+    def _await_first_attempt(
+        self, key: str, mine: uuid.UUID, reservation: dict[str, Any]
+    ) -> Generation:
+        """The generation of the first call with ``key``, once that call has settled."""
+        deadline = time.monotonic() + self._retry_wait
+        while reservation["status"] == "held":
+            if time.monotonic() >= deadline:
+                raise Conflict(
+                    "an earlier request with this idempotency key is still running",
+                    hint="try again later; an abandoned attempt is refunded by the expiry sweep",
+                )
+            time.sleep(0.2)
+            reservation = self._reserve(key, mine)
+        if reservation["status"] == "refund":
+            raise Conflict(
+                "this request was cancelled and refunded before",
+                hint="start a new generation (without reusing the idempotency key)",
+            )
+        return self._repo.get(str(reservation["reserved_for"]))
 
     def _undo(self, reservation_id: Any, written: list[str]) -> None:
         """Best effort after a failure: refund and remove unreferenced files.

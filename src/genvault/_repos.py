@@ -145,6 +145,8 @@ class GenerationsRepo:
 
     def stats(self, *, days: int = 30, top: int = 5) -> dict[str, Any]:
         """Personal figures: totals, bytes, credits, per day and week, top prompts."""
+        _validate.in_range(days, "days", 1, 3660)
+        _validate.in_range(top, "top", 1, 100)
         result: dict[str, Any] = self._transport.rpc(
             "my_stats", {"days": days, "top": top}, scalar=True
         )

@@ -96,7 +96,9 @@ class LocalStorage:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             # Write beside, flush to disk, then rename: a crash never leaves half a file.
-            tmp = target.with_name(f".{target.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+            # Named like a stored file, so that a sweep finds and removes one
+            # left by a process killed mid-write.
+            tmp = target.with_name(f"{target.name}.{os.getpid()}-{time.monotonic_ns()}.part")
             with tmp.open("wb") as out:
                 out.write(data)
                 out.flush()

@@ -12,7 +12,15 @@ import uuid
 from genvault._exceptions import InvalidInput
 from genvault._imagegen import ASPECT_RATIOS
 
-__all__ = ["MAX_PROMPT", "aspect_ratio", "generation_id", "page_size", "prompt", "seed"]
+__all__ = [
+    "MAX_PROMPT",
+    "aspect_ratio",
+    "generation_id",
+    "in_range",
+    "page_size",
+    "prompt",
+    "seed",
+]
 
 MAX_PROMPT = 2000
 MAX_PAGE = 1000
@@ -87,6 +95,15 @@ def generation_id(value: str) -> uuid.UUID:
             f"{str(value)[:60]!r} is not a generation id",
             hint="ids look like 3f1c2a9e-5b7d-4e0a-9c1b-2d3e4f5a6b7c",
         ) from exc
+
+
+def in_range(value: int, name: str, low: int, high: int) -> int:
+    """A whole number from ``low`` to ``high``; InvalidInput naming ``name`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInput(
+            f"{name} {value!r} is out of range", hint=f"use a whole number from {low} to {high}"
+        )
+    return value
 
 
 def page_size(value: int) -> int:
