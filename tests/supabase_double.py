@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -153,6 +154,7 @@ class SupabaseDouble:
         self.offline = False
         """When true, every request fails as if the network were down."""
         self.requests: list[httpx.Request] = []
+        self._serial = threading.RLock()
         self.violations: list[str] = []
         self.users: dict[str, AuthUser] = {}
         self.outbox: dict[str, str] = {}
@@ -222,7 +224,15 @@ class SupabaseDouble:
 
     # -- dispatch ------------------------------------------------------------
     def handle(self, request: httpx.Request) -> httpx.Response:
-        """Answer one request as the matching Supabase service would."""
+        """Answer one request as the matching Supabase service would.
+
+        One request at a time: the double keeps one database connection and
+        in-memory state, and clients may call it from several threads.
+        """
+        with self._serial:
+            return self._handle(request)
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
         request.read()
         self.requests.append(request)
         if self.offline:
@@ -655,7 +665,9 @@ class SupabaseDouble:
             required = frozenset(names[: row["nargs"] - row["ndefaults"]])
             if not given <= set(names) or not required <= given:
                 continue
-            composite = row["kind"] == "c" or row["type_name"] == "record"
+            # RETURNS TABLE (even of one column) answers objects, as PostgREST has
+            # since 8.0.1; a bare RETURNS SETOF <scalar> answers bare values.
+            composite = row["kind"] == "c" or row["type_name"] == "record" or "t" in row["modes"]
             returns: Literal["rows", "values", "object", "value", "void"]
             if row["retset"]:
                 returns = "rows" if composite else "values"
@@ -685,7 +697,11 @@ class SupabaseDouble:
         if not given:
             source = sql.SQL("(select {}::json) as _a").format(sql.Placeholder("args"))
         if function.returns == "rows":
-            template = "select coalesce(json_agg(_r), '[]'::json) from {source}, {call} as _r"
+            # Through a subquery, so that a one-column RETURNS TABLE is a record too.
+            template = (
+                "select coalesce(json_agg(_r), '[]'::json)"
+                " from {source}, lateral (select * from {call}) as _r"
+            )
         elif function.returns == "values":
             template = (
                 "select coalesce(json_agg(_r._v), '[]'::json) from {source}, {call} as _r(_v)"

@@ -203,7 +203,7 @@ def test_row_level_security_keeps_a_generation_to_its_owner(backend: HostedBacke
     assert len(bob_calls) == 4
 
 
-def test_scalar_and_set_of_scalar_results(backend: HostedBackend) -> None:
+def test_scalar_and_table_results(backend: HostedBackend) -> None:
     session, transport = user_transport(backend)
     stats = transport.rpc("my_stats", {"days": 7}, scalar=True)
     assert isinstance(stats, dict)
@@ -212,8 +212,9 @@ def test_scalar_and_set_of_scalar_results(backend: HostedBackend) -> None:
     row = record_generation(transport, session.user_id)
     try:
         stranger = f"{session.user_id}/not-mine.webp"
+        # RETURNS TABLE (path text): objects keyed by the column, like the direct transport.
         assert transport.rpc("referenced_paths", {"paths": [row["image_url"], stranger]}) == [
-            {"referenced_paths": row["image_url"]}
+            {"path": row["image_url"]}
         ]
     finally:
         transport.rpc("delete_generations", {"generation_ids": [row["id"]]})

@@ -152,8 +152,9 @@ class Generator:
                     raise
                 # There is no model to blame for an upload: the bytes given are wrong.
                 raise InvalidInput(
-                    f"the image given could not be read: {exc.message}",
-                    hint="pass the bytes of a complete PNG, JPEG, WebP or GIF file",
+                    "the image given could not be read: it is damaged, too large, or not "
+                    "a PNG, JPEG, WebP or GIF file",
+                    hint="pass the bytes of a complete image file of at most 50 MB",
                 ) from exc
             thumb = thumbnail_webp(webp)
             image_path = self._storage.key_for(self._user_id, generation_id, webp, ".webp")

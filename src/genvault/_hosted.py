@@ -26,7 +26,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 import httpx
@@ -507,6 +507,8 @@ def _json_value(value: Any) -> Any:
         return str(value)
     if isinstance(value, (datetime, date)):
         return value.isoformat()
+    if isinstance(value, timedelta):
+        return f"{value.total_seconds()} seconds"  # read by Postgres as an interval
     if isinstance(value, Mapping):
         return {str(k): _json_value(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):

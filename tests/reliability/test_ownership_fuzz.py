@@ -1,0 +1,805 @@
+"""A user sees and changes only their own images. Random sequences of every operation,
+by random actors, through both transports, checked against a model of what each actor
+may see.
+
+Each hypothesis example signs up three users with random balances (u0, u1, u2), a
+"ghost" (a valid token whose user was deleted), and four actors that must be refused
+before anything runs as a user: nobody signed in, u0's expired token, u0's token
+signed with a wrong key, and a service_role token signed with a wrong key. Actors
+then create, list, search, get, delete, export, read stats and credits, hold and
+release reservations, sweep, delete their account, call every public function with
+other users' ids, and (direct transport) run SQL as the authenticated role.
+
+After every step the owner connection compares the whole database and the stored
+files with the model: a row, ledger entry or file of a user that changed in any way
+the model did not predict for that very actor fails the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jwt
+import psycopg
+import pytest
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from genvault import Client
+from genvault._exceptions import (
+    Conflict,
+    GenvaultError,
+    InsufficientCredits,
+    InvalidInput,
+    NotFound,
+    NotSignedIn,
+    PermissionDenied,
+    SessionExpired,
+)
+from genvault._transport import DirectTransport, open_pool
+from tests.conftest import User, acting_as, create_user, user_claims
+from tests.library_fixtures import ScriptedModel, settings_for
+from tests.reliability.support import (
+    Evidence,
+    HostedProject,
+    books,
+    fuzz_settings,
+    local_files,
+    tiny_png,
+)
+
+USERS = ("u0", "u1", "u2")
+REFUSED: dict[str, type[GenvaultError]] = {
+    "anon": NotSignedIn,
+    "expired": SessionExpired,
+    "forged": NotSignedIn,
+    "forged_service": NotSignedIn,
+}
+WRONG_KEY = "a-wrong-secret-that-is-long-enough-for-hs256-0000000"
+PNG = tiny_png()
+
+# Users act more often than the refused actors; the ghost is a user whose account is gone.
+ACTORS = st.sampled_from(("u0", "u1", "u2", "u0", "u1", "u2", "ghost", *REFUSED))
+WITH_SQL = st.sampled_from(("u0", "u1", "u2", "ghost"))
+# Prompts and search text made of letters and the characters LIKE and SQL treat specially.
+ALPHABET = "abAB %_\\'\""
+PROMPTS = st.text(alphabet=ALPHABET, min_size=1, max_size=12).filter(lambda s: s.strip())
+SEARCHES = st.text(alphabet=ALPHABET, min_size=0, max_size=4)
+PICK = st.integers(min_value=0, max_value=10_000)
+
+
+def forged_token(sub: str, *, role: str = "authenticated") -> str:
+    now = int(time.time())
+    claims = {"sub": sub, "role": role, "aud": "authenticated", "iat": now, "exp": now + 600}
+    return jwt.encode(claims, WRONG_KEY, algorithm="HS256")
+
+
+class DirectWorld:
+    """The direct transport: a pool on the test database, local files."""
+
+    name = "direct"
+    sql = True
+
+    def __init__(self, database_url: str, home: Path) -> None:
+        self.home = home
+        self.settings = settings_for(database_url, home)
+        self.files = local_files(home / "images")
+        self._database_url = database_url
+        self._anon_pool: Any = None
+
+    def client(self, token: str | None) -> Client:
+        return Client(self.settings, access_token=token)
+
+    def interval(self, seconds: float) -> Any:
+        return timedelta(seconds=seconds)
+
+    def anon(self) -> DirectTransport:
+        """Calls as PostgREST makes them for a request without a user token."""
+        if self._anon_pool is None:
+            self._anon_pool = open_pool(self._database_url, max_size=2)
+        return DirectTransport(self._anon_pool, role="anon", claims={"role": "anon"})
+
+    def no_sql_ran(self, client: Client) -> bool:
+        return client._pool is None
+
+    def close(self) -> None:
+        if self._anon_pool is not None:
+            self._anon_pool.close()
+
+
+class HostedWorld:
+    """The hosted transport: PostgREST, Storage and Auth of the project double over HTTP."""
+
+    name = "hosted"
+    sql = False
+
+    def __init__(self, database_url: str, home: Path) -> None:
+        self.home = home
+        self.project = HostedProject(database_url, home)
+        self.files = self.project.files
+
+    def client(self, token: str | None) -> Client:
+        return self.project.client(token)
+
+    def interval(self, seconds: float) -> Any:
+        # JSON has no interval type: PostgREST takes Postgres' own text form.
+        return f"{seconds:g} seconds"
+
+    def no_sql_ran(self, client: Client) -> bool:
+        # The double's one connection serves every actor here, so this cannot be told
+        # apart; tests/reliability/test_tokens_refused.py checks it one call at a time.
+        return True
+
+    def close(self) -> None:
+        self.project.close()
+
+
+World = DirectWorld | HostedWorld
+
+
+@dataclass
+class Expected:
+    """A generation as the model expects the database to hold it."""
+
+    owner: str
+    prompt: str
+    image_url: str
+    thumbnail_url: str | None
+    updated_at: datetime
+
+
+class OwnershipMachine(RuleBasedStateMachine):
+    def __init__(self, world: World, admin: psycopg.Connection[Any], evidence: Evidence) -> None:
+        super().__init__()
+        self.world = world
+        self.admin = admin
+        self.evidence = evidence
+        self.evidence.add("hypothesis examples")
+        self.users: dict[str, User] = {}
+        self.clients: dict[str, Client] = {}
+        self.rows: dict[str, Expected] = {}
+        self.known: list[str] = []
+        self.balance: dict[str, int] = {}
+        self.held: dict[str, set[str]] = {}
+        self.gone: set[str] = set()
+        self.exports = 0
+
+    # -- set-up -------------------------------------------------------------------------
+    @initialize(credits=st.lists(st.integers(0, 3), min_size=3, max_size=3))
+    def sign_up(self, credits: list[int]) -> None:
+        """Three users who each saved an image and have 0 to 3 credits left (u1 also holds
+        an open reservation), a ghost, and the refused actors' tokens."""
+        for name, amount in zip(USERS, credits, strict=True):
+            self.users[name] = create_user(self.admin, credits=amount + 1 + (name == "u1"))
+            self.balance[name] = amount + 1 + (name == "u1")
+            self.held[name] = set()
+        ghost = create_user(self.admin, credits=2)
+        self.admin.execute("delete from auth.users where id = %s", (ghost.id,))
+        self.users["ghost"] = ghost
+        self.held["ghost"] = set()
+        self.gone.add("ghost")
+        u0 = self.users["u0"]
+        tokens: dict[str, str | None] = {name: u.token() for name, u in self.users.items()}
+        tokens["anon"] = None
+        tokens["expired"] = u0.token(ttl=-60)
+        tokens["forged"] = forged_token(u0.id)
+        tokens["forged_service"] = forged_token(u0.id, role="service_role")
+        self.clients = {name: self.world.client(token) for name, token in tokens.items()}
+        for name in USERS:
+            self.create(name, f"first of {name}")
+        self.hold("u1")
+
+    def teardown(self) -> None:
+        for client in self.clients.values():
+            client.close()
+
+    # -- the model ----------------------------------------------------------------------
+    def uid(self, actor: str) -> str:
+        return self.users[actor].id
+
+    def own(self, actor: str) -> dict[str, Expected]:
+        if actor in REFUSED:
+            return {}
+        uid = self.uid(actor)
+        return {i: e for i, e in self.rows.items() if e.owner == uid}
+
+    def others(self, actor: str) -> dict[str, Expected]:
+        uid = self.users[actor].id if actor in self.users else None
+        return {i: e for i, e in self.rows.items() if e.owner != uid}
+
+    def others_held(self, actor: str) -> list[str]:
+        return sorted(r for name, held in self.held.items() if name != actor for r in held)
+
+    def target(self, pick: int, pool: list[str]) -> str:
+        """One of ``pool`` or, one time in len(pool)+1, an id nobody has."""
+        index = pick % (len(pool) + 1)
+        return pool[index] if index < len(pool) else str(uuid.uuid4())
+
+    def refused(self, actor: str, what: str, call: Callable[[Client], Any]) -> None:
+        """A refused actor gets its error, and (direct) no connection was even opened."""
+        client = self.clients[actor]
+        with pytest.raises(GenvaultError) as info:
+            call(client)
+        assert type(info.value) is REFUSED[actor], f"{actor} {what}: {info.value!r}"
+        assert self.world.no_sql_ran(client), f"{actor} {what}: SQL ran"
+        self.evidence.add("calls by signed-out or forged actors")
+
+    def step(self) -> None:
+        self.evidence.add("steps")
+
+    # -- the library's operations -------------------------------------------------------
+    @rule(actor=ACTORS, prompt=PROMPTS)
+    def create(self, actor: str, prompt: str) -> None:
+        self.step()
+
+        def call(c: Client) -> Any:
+            return c.create(prompt, model=ScriptedModel(data=PNG))
+
+        if actor in REFUSED:
+            return self.refused(actor, "create", call)
+        client = self.clients[actor]
+        if actor in self.gone:
+            with pytest.raises(GenvaultError):
+                call(client)
+            return None
+        if self.balance[actor] == 0:
+            with pytest.raises(InsufficientCredits):
+                call(client)
+            return None
+        gen = call(client)
+        assert gen.user_id == self.uid(actor)
+        assert gen.prompt == prompt.strip()
+        self.rows[gen.id] = Expected(
+            self.uid(actor), gen.prompt, gen.image_url, gen.thumbnail_url, gen.updated_at
+        )
+        self.known.append(gen.id)
+        self.balance[actor] -= 1
+        self.evidence.add("images created")
+        return None
+
+    @rule(actor=ACTORS, page_size=st.integers(1, 4))
+    def list_history(self, actor: str, page_size: int) -> None:
+        self.step()
+
+        def call(c: Client) -> Any:
+            return list(c.generations.iter_all(page_size=page_size))
+
+        if actor in REFUSED:
+            return self.refused(actor, "list", call)
+        gens = call(self.clients[actor])
+        ids = [g.id for g in gens]
+        assert len(ids) == len(set(ids)), "a page repeated a generation"
+        assert set(ids) == set(self.own(actor))
+        keys = [(g.created_at, g.id) for g in gens]
+        assert keys == sorted(keys, reverse=True)
+        return None
+
+    @rule(actor=ACTORS, text=SEARCHES)
+    def search(self, actor: str, text: str) -> None:
+        self.step()
+
+        def call(c: Client) -> Any:
+            return c.generations.search(text, limit=1000)
+
+        if actor in REFUSED and not text.strip():
+            # Blank text may be refused before the token is looked at (hosted) or after.
+            with pytest.raises((InvalidInput, REFUSED[actor])):
+                call(self.clients[actor])
+            return None
+        if actor in REFUSED:
+            return self.refused(actor, "search", call)
+        if not text.strip():
+            with pytest.raises(InvalidInput):
+                call(self.clients[actor])
+            return None
+        needle = text.strip(" ").lower()
+        found = {g.id for g in call(self.clients[actor]).items}
+        expected = {i for i, e in self.own(actor).items() if needle in e.prompt.lower()}
+        assert found == expected, (text, found, expected)
+        return None
+
+    @rule(actor=ACTORS, pick=PICK)
+    def get(self, actor: str, pick: int) -> None:
+        self.step()
+        target = self.target(pick, self.known)
+
+        def call(c: Client) -> Any:
+            return c.generations.get(target)
+
+        if actor in REFUSED:
+            return self.refused(actor, "get", call)
+        mine = self.own(actor)
+        if target not in mine:
+            with pytest.raises(NotFound):
+                call(self.clients[actor])
+            return None
+        gen = call(self.clients[actor])
+        want = mine[target]
+        assert (gen.user_id, gen.prompt, gen.image_url, gen.updated_at) == (
+            want.owner,
+            want.prompt,
+            want.image_url,
+            want.updated_at,
+        )
+        return None
+
+    @rule(actor=ACTORS, picks=st.lists(PICK, min_size=1, max_size=3))
+    def delete(self, actor: str, picks: list[int]) -> None:
+        self.step()
+        targets = [self.target(p, self.known) for p in picks]
+
+        def call(c: Client) -> Any:
+            return c.generations.delete(targets)
+
+        if actor in REFUSED:
+            return self.refused(actor, "delete", call)
+        mine = set(self.own(actor))
+        outcomes = call(self.clients[actor])
+        assert [(o.id, o.deleted) for o in outcomes] == [(t, t in mine) for t in targets]
+        for t in set(targets) & mine:
+            del self.rows[t]
+            self.evidence.add("images deleted")
+        return None
+
+    @rule(actor=ACTORS)
+    def export(self, actor: str) -> None:
+        self.step()
+        self.exports += 1
+        dest = self.world.home / f"export-{self.exports}"
+
+        def call(c: Client) -> Any:
+            return c.export(dest)
+
+        if actor in REFUSED:
+            return self.refused(actor, "export", call)
+        try:
+            result = call(self.clients[actor])
+            manifest = json.loads((dest / "manifest.json").read_text())
+            mine = self.own(actor)
+            assert result.images == len(mine)
+            assert {e["id"] for e in manifest["generations"]} == set(mine)
+            for entry in manifest["generations"]:
+                data = (dest / entry["file"]).read_bytes()
+                assert hashlib.sha256(data).hexdigest() == entry["image_sha256"]
+        finally:
+            shutil.rmtree(dest, ignore_errors=True)
+        return None
+
+    @rule(actor=ACTORS)
+    def stats(self, actor: str) -> None:
+        self.step()
+
+        def call(c: Client) -> Any:
+            return c.generations.stats()
+
+        if actor in REFUSED:
+            return self.refused(actor, "stats", call)
+        figures = call(self.clients[actor])
+        assert figures["total"] == len(self.own(actor))
+        expected = None if actor in self.gone else self.balance[actor]
+        assert figures["credits"] == expected
+        return None
+
+    @rule(actor=ACTORS)
+    def credits(self, actor: str) -> None:
+        self.step()
+
+        def call(c: Client) -> Any:
+            return c.credits.balance(), c.credits.ledger(limit=1000)
+
+        if actor in REFUSED:
+            return self.refused(actor, "credits", call)
+        balance, ledger = call(self.clients[actor])
+        assert balance == (0 if actor in self.gone else self.balance[actor])
+        theirs = {
+            str(r["id"])
+            for r in self.admin.execute(
+                "select id from public.credit_ledger where user_id = %s", (self.uid(actor),)
+            )
+        }
+        assert {e.id for e in ledger} == theirs
+        return None
+
+    @rule(actor=ACTORS)
+    def hold(self, actor: str) -> None:
+        """A reservation left open, as by a generation still running elsewhere."""
+        self.step()
+        args = {"idempotency_key": uuid.uuid4().hex, "generation_id": uuid.uuid4()}
+
+        def call(c: Client) -> Any:
+            return c._user()[0].rpc("reserve_credit", args)
+
+        if actor in REFUSED:
+            return self.refused(actor, "reserve", call)
+        client = self.clients[actor]
+        if actor in self.gone:
+            with pytest.raises(GenvaultError):
+                call(client)
+            return None
+        if self.balance[actor] == 0:
+            with pytest.raises(InsufficientCredits):
+                call(client)
+            return None
+        [row] = call(client)
+        assert row["status"] == "held"
+        self.held[actor].add(str(row["reservation_id"]))
+        self.balance[actor] -= 1
+        return None
+
+    @rule(actor=ACTORS, pick=PICK)
+    def release(self, actor: str, pick: int) -> None:
+        self.step()
+        mine = sorted(self.held.get(actor, set()))
+        target = self.target(pick, mine)
+
+        def call(c: Client) -> Any:
+            return c._user()[0].rpc("refund_credit", {"reservation_id": target}, scalar=True)
+
+        if actor in REFUSED:
+            return self.refused(actor, "refund", call)
+        if target not in mine:
+            with pytest.raises(NotFound):
+                call(self.clients[actor])
+            return None
+        assert call(self.clients[actor]) is True
+        self.held[actor].discard(target)
+        self.balance[actor] += 1
+        return None
+
+    @rule(actor=ACTORS)
+    def sweep(self, actor: str) -> None:
+        self.step()
+        zero = self.world.interval(0)
+
+        def call(c: Client) -> Any:
+            if isinstance(self.world, DirectWorld):
+                return c.sweep(older_than=timedelta(0))
+            return c._user()[0].rpc("expire_reservations", {"older_than": zero})
+
+        if actor in REFUSED:
+            return self.refused(actor, "sweep", call)
+        result = call(self.clients[actor])
+        mine = self.held[actor]
+        if isinstance(self.world, DirectWorld):
+            assert (result.refunded, result.files_removed) == (len(mine), 0)
+        else:
+            assert {str(r["user_id"]) for r in result} <= {self.uid(actor)}
+            assert {str(r["reservation_id"]) for r in result} == mine
+        if actor not in self.gone:
+            self.balance[actor] += len(mine)
+        mine.clear()
+        return None
+
+    @rule(actor=st.sampled_from(("u2", "ghost", *REFUSED)))
+    def delete_account(self, actor: str) -> None:
+        self.step()
+
+        def call(c: Client) -> Any:
+            return c.delete_account()
+
+        if actor in REFUSED:
+            return self.refused(actor, "delete account", call)
+        uid = self.uid(actor)
+        mine = self.own(actor)
+        entries = self.admin.execute(
+            "select count(*)::int as n from public.credit_ledger where user_id = %s", (uid,)
+        ).fetchone()
+        files = self.world.files(uid)
+        removed = call(self.clients[actor])
+        assert removed["generations"] == len(mine)
+        assert removed["files"] == len(files)
+        assert entries is not None
+        assert removed["ledger_entries"] == entries["n"]
+        for gen_id in mine:
+            del self.rows[gen_id]
+        self.held[actor].clear()
+        self.gone.add(actor)
+        return None
+
+    # -- other users' ids through every public function ---------------------------------
+    @rule(actor=WITH_SQL, attack=st.integers(0, 12), pick=PICK)
+    def call_functions_with_others_ids(self, actor: str, attack: int, pick: int) -> None:
+        self.step()
+        self.evidence.add("public function calls with another user's ids")
+        client = self.clients[actor]
+        rpc = client._user()[0].rpc
+        uid = self.uid(actor)
+        others = self.others(actor)
+        other_ids = sorted(others)
+        victims = [u for name, u in self.users.items() if name != actor]
+        victim = victims[pick % len(victims)]
+        if attack == 0:  # refund someone else's open reservation
+            target = self.target(pick, self.others_held(actor))
+            with pytest.raises(NotFound):
+                rpc("refund_credit", {"reservation_id": uuid.UUID(target)}, scalar=True)
+        elif attack == 1:  # spend someone else's reservation on a row of one's own
+            target = self.target(pick, self.others_held(actor))
+            with pytest.raises(NotFound):
+                rpc("record_generation", self._record_args(target, f"{uid}/planted.webp"))
+        elif attack == 2:  # record one's own reservation pointing into another's folder
+            mine = sorted(self.held[actor])
+            target = self.target(pick, mine)
+            expected = InvalidInput if target in mine else NotFound
+            with pytest.raises(expected):
+                rpc("record_generation", self._record_args(target, f"{victim.id}/planted.webp"))
+        elif attack == 3:
+            assert rpc("get_generation", {"generation_id": self._uuid(pick, other_ids)}) == []
+        elif attack == 4:
+            ids = [uuid.UUID(i) for i in other_ids[:3]] or [uuid.uuid4()]
+            assert rpc("delete_generations", {"generation_ids": ids}) == []
+        elif attack == 5:
+            paths = [p for e in others.values() for p in (e.image_url, e.thumbnail_url) if p]
+            paths = paths or [f"{victim.id}/nothing.webp"]
+            assert rpc("referenced_paths", {"paths": paths}) == []
+        elif attack == 6:
+            rows = rpc("list_generations", {"page_size": 1000})
+            assert {str(r["user_id"]) for r in rows} <= {uid}
+            assert {str(r["id"]) for r in rows} == set(self.own(actor))
+        elif attack == 7:
+            text = next(iter(others.values())).prompt if others else "a"
+            rows = rpc("search_generations", {"search_text": text, "page_size": 1000})
+            assert {str(r["user_id"]) for r in rows} <= {uid}
+        elif attack == 8:
+            rows = rpc("my_ledger", {"max_rows": 1000})
+            assert {str(r["user_id"]) for r in rows} <= {uid}
+        elif attack == 9:
+            with pytest.raises(PermissionDenied):
+                rpc("grant_credits", {"target_user": uid, "amount": 100}, scalar=True)
+        elif attack == 10:
+            fn, args = self._operator_call(pick, victim)
+            with pytest.raises(PermissionDenied):
+                rpc(fn, args)
+        elif attack == 12:  # reserve a credit for another user's generation id, record it
+            target = self._uuid(pick, other_ids)
+            args = {"idempotency_key": uuid.uuid4().hex, "generation_id": target}
+            if actor in self.gone or self.balance[actor] == 0:
+                with pytest.raises(GenvaultError):
+                    rpc("reserve_credit", args)
+                return
+            [row] = rpc("reserve_credit", args)
+            reservation = str(row["reservation_id"])
+            self.held[actor].add(reservation)
+            self.balance[actor] -= 1
+            if str(target) in others:
+                with pytest.raises(Conflict):
+                    rpc("record_generation", self._record_args(reservation, f"{uid}/x.webp"))
+        else:  # the expiry sweep of everyone's reservations refunds only the caller's
+            rows = rpc("expire_reservations", {"older_than": self.world.interval(0)})
+            assert {str(r["user_id"]) for r in rows} <= {uid}
+            assert {str(r["reservation_id"]) for r in rows} == self.held[actor]
+            if actor not in self.gone:
+                self.balance[actor] += len(self.held[actor])
+            self.held[actor].clear()
+
+    def _uuid(self, pick: int, pool: list[str]) -> uuid.UUID:
+        return uuid.UUID(self.target(pick, pool))
+
+    def _record_args(self, reservation: str, image_url: str) -> dict[str, Any]:
+        return {
+            "reservation_id": uuid.UUID(reservation),
+            "prompt": "planted",
+            "image_url": image_url,
+            "model": "test/planted",
+        }
+
+    def _operator_call(self, pick: int, victim: User) -> tuple[str, dict[str, Any]]:
+        calls: list[tuple[str, dict[str, Any]]] = [
+            ("admin_images_per_user", {"max_rows": 10}),
+            ("admin_find_user", {"who": victim.email}),
+            ("admin_popular_prompts", {"max_rows": 10}),
+            ("admin_storage_estimate", {}),
+            ("admin_trends", {"bucket": "day", "periods": 7}),
+            ("admin_purge_older_than", {"age": self.world.interval(86400), "dry_run": True}),
+        ]
+        return calls[pick % len(calls)]
+
+    # -- SQL as the authenticated role (direct transport) -------------------------------
+    @precondition(lambda self: self.world.sql)
+    @rule(actor=WITH_SQL, statement=st.integers(0, 12), pick=PICK)
+    def sql_as_a_user(self, actor: str, statement: int, pick: int) -> None:
+        self.step()
+        self.evidence.add("SQL statements as the authenticated role")
+        uid = self.uid(actor)
+        victims = [u for name, u in self.users.items() if name != actor]
+        victim = victims[pick % len(victims)]
+        theirs = [i for i, e in self.rows.items() if e.owner == victim.id]
+        victim_gen = self.target(pick, theirs)
+        victim_file = next(
+            (e.image_url for e in self.rows.values() if e.owner == victim.id),
+            f"{victim.id}/nothing.webp",
+        )
+        params = {
+            "me": uid,
+            "victim": victim.id,
+            "victim_gen": victim_gen,
+            "victim_file": victim_file,
+            "my_file": f"{uid}/mine.webp",
+        }
+        cases: list[tuple[str, Callable[[str | None, list[dict[str, Any]], int], None]]] = [
+            (
+                "select user_id from public.user_generations",
+                lambda err, rows, n: self._only_own(err, rows, uid, len(self.own(actor))),
+            ),
+            (
+                "select user_id from public.credit_ledger",
+                lambda err, rows, n: self._only_own(err, rows, uid, None),
+            ),
+            (
+                "select user_id from public.user_credits",
+                lambda err, rows, n: self._only_own(err, rows, uid, 0 if actor in self.gone else 1),
+            ),
+            (
+                "insert into public.user_generations (user_id, prompt, image_url)"
+                " values (%(victim)s, 'planted', %(victim)s || '/planted.webp')",
+                lambda err, rows, n: self._refused(err, {"42501"}),
+            ),
+            (
+                "insert into public.user_generations (user_id, prompt, image_url)"
+                " values (%(me)s, 'pointing at a file of another user', %(victim_file)s)",
+                lambda err, rows, n: self._refused(err, {"23514", "42501"}),
+            ),
+            (
+                "update public.user_generations set user_id = %(victim)s",
+                lambda err, rows, n: self._refused_or_nothing(err, n, {"42501", "23514"}),
+            ),
+            (
+                "update public.user_generations set prompt = 'changed', image_url = %(my_file)s"
+                " where id = %(victim_gen)s",
+                lambda err, rows, n: self._nothing(err, n),
+            ),
+            (
+                "delete from public.user_generations where user_id = %(victim)s",
+                lambda err, rows, n: self._nothing(err, n),
+            ),
+            (
+                "update public.user_credits set credits = credits + 100",
+                lambda err, rows, n: self._refused(err, {"42501"}),
+            ),
+            (
+                "insert into public.credit_ledger (user_id, delta, reason)"
+                " values (%(me)s, 100, 'grant')",
+                lambda err, rows, n: self._refused(err, {"42501"}),
+            ),
+            (
+                "delete from public.credit_ledger where user_id = %(victim)s",
+                lambda err, rows, n: self._refused(err, {"42501"}),
+            ),
+            (
+                "select id, email from auth.users",
+                lambda err, rows, n: self._refused(err, {"42501"}),
+            ),
+            (
+                "select * from public.admin_images_per_user(100)",
+                lambda err, rows, n: self._refused(err, {"42501"}),
+            ),
+        ]
+        query, check = cases[statement]
+        user = self.users[actor]
+        error: str | None = None
+        rows: list[dict[str, Any]] = []
+        count = 0
+        try:
+            with acting_as(self.admin, "authenticated", user_claims(user)):
+                cur = self.admin.execute(query, params)
+                rows = list(cur.fetchall()) if cur.description else []
+                count = cur.rowcount
+                raise psycopg.Rollback
+        except psycopg.Error as exc:
+            error = exc.sqlstate or "unknown"
+        check(error, rows, count)
+
+    @staticmethod
+    def _only_own(
+        error: str | None, rows: list[dict[str, Any]], uid: str, count: int | None
+    ) -> None:
+        assert error is None, error
+        assert {str(r["user_id"]) for r in rows} <= {uid}
+        if count is not None:
+            assert len(rows) == count
+
+    @staticmethod
+    def _refused(error: str | None, codes: set[str]) -> None:
+        assert error in codes, f"expected one of {sorted(codes)}, got {error}"
+
+    @staticmethod
+    def _nothing(error: str | None, count: int) -> None:
+        assert error is None, error
+        assert count == 0, f"{count} rows of another user were changed"
+
+    @staticmethod
+    def _refused_or_nothing(error: str | None, count: int, codes: set[str]) -> None:
+        assert error in codes or (error is None and count == 0), (error, count)
+
+    # -- nobody signed in, on the direct transport: no function is granted to anon ------
+    @precondition(lambda self: self.world.sql)
+    @rule(call=st.integers(0, 7))
+    def anon_calls(self, call: int) -> None:
+        self.step()
+        assert isinstance(self.world, DirectWorld)
+        fn, args = [
+            ("list_generations", {}),
+            ("my_credits", {}),
+            ("reserve_credit", {"idempotency_key": "anon", "generation_id": uuid.uuid4()}),
+            ("get_generation", {"generation_id": uuid.uuid4()}),
+            ("delete_generations", {"generation_ids": [uuid.uuid4()]}),
+            ("expire_reservations", {"older_than": timedelta(0)}),
+            ("delete_my_account", {}),
+            ("grant_credits", {"target_user": self.uid("u0"), "amount": 5}),
+        ][call]
+        with pytest.raises(PermissionDenied):
+            self.world.anon().rpc(fn, args)
+        self.evidence.add("calls by signed-out or forged actors")
+
+    # -- the whole database against the model, after every step -------------------------
+    @invariant()
+    def database_matches_the_model(self) -> None:
+        for name, user in self.users.items():
+            found = books(self.admin, user.id, self.world.files)
+            if name in self.gone:
+                account = self.admin.execute(
+                    "select count(*)::int as n from auth.users where id = %s", (user.id,)
+                ).fetchone()
+                assert account is not None
+                assert account["n"] == 0
+                assert (found.balance, found.ledger_entries, found.rows, found.files) == (
+                    None,
+                    0,
+                    {},
+                    set(),
+                ), f"{name}'s account is gone, yet data of it remains"
+                continue
+            expected = {
+                i: (e.prompt, e.image_url, e.thumbnail_url, e.updated_at)
+                for i, e in self.own(name).items()
+            }
+            actual = {
+                i: (r["prompt"], r["image_url"], r["thumbnail_url"], r["updated_at"])
+                for i, r in found.rows.items()
+            }
+            assert actual == expected, f"{name}'s generations changed"
+            assert found.balance == self.balance[name], f"{name}'s balance changed"
+            assert found.ledger_sum == found.balance, f"{name}'s ledger does not add up"
+            assert found.open_reservations == len(self.held[name])
+            assert found.files == found.referenced(), f"{name}'s files and rows differ"
+
+
+@pytest.fixture(params=["direct", "hosted"])
+def world(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Any:
+    home = tmp_path / "vault"
+    home.mkdir()
+    made: World = (
+        DirectWorld(database_url, home)
+        if request.param == "direct"
+        else HostedWorld(database_url, home)
+    )
+    yield made
+    made.close()
+
+
+def test_random_actors_see_and_change_only_their_own(
+    world: World, admin: psycopg.Connection[Any], evidence: Evidence
+) -> None:
+    """Random sequences of create, list, search, get, delete, export, stats, credits,
+    reservations, sweeps, account deletion, public functions called with other users'
+    ids and SQL as the authenticated role, by 3 users, a deleted user's valid token,
+    nobody, an expired token and two forged tokens, against a model of each actor's
+    rights; after every step the whole database and the stored files must equal it."""
+    run_state_machine_as_test(
+        lambda: OwnershipMachine(world, admin, evidence), settings=fuzz_settings()
+    )
