@@ -88,6 +88,16 @@ comment on index public.user_generations_prompt_trgm_idx is
   'Case-insensitive substring search (ILIKE ''%term%'') on prompts. A b-tree cannot '
   'serve a leading wildcard; trigrams can for terms of 3 or more characters.';
 
+-- Search picks its plan by how common the term is (see search_generations), so
+-- the planner needs good estimates for ILIKE '%term%' on prompts. These come from
+-- the column's sample of most common values and histogram: with the default 100
+-- entries, terms found in a few percent of 2,000,000 prompts were estimated 4 to
+-- 14 times too rare, and the planner read thousands of rows through the trigram
+-- index where walking the user's newest rows would have stopped after a few
+-- hundred. 1000 entries keep those estimates within about 10%, for a larger
+-- ANALYZE sample (300,000 rows) and a fraction of a millisecond more planning.
+alter table public.user_generations alter column prompt set statistics 1000;
+
 -- -----------------------------------------------------------------------------
 -- updated_at
 -- -----------------------------------------------------------------------------
@@ -165,6 +175,11 @@ create or replace function public.list_generations(
 ) returns setof public.user_generations
 language plpgsql stable
 set search_path = ''
+-- Planned for each call's own values. A plan PL/pgSQL caches after a few calls
+-- is made for no user in particular; it then sorts the user's rows, or cannot
+-- use the cursor as an index condition, and a user with 100,000 rows pays for
+-- that on every page (page 1,000: 150 ms instead of 1 ms).
+set plan_cache_mode = force_custom_plan
 as $$
 declare
   me text := public.genvault_require_user();
@@ -195,12 +210,13 @@ create or replace function public.search_generations(
   before_created_at timestamptz default null,
   before_id uuid default null
 ) returns setof public.user_generations
-language plpgsql stable
+language plpgsql stable security definer
 set search_path = ''
 as $$
 declare
   me text := public.genvault_require_user();
   pattern text;
+  caller_work_mem text := current_setting('work_mem');
 begin
   if search_text is null or length(btrim(search_text)) = 0 then
     raise exception 'search text must not be empty' using errcode = '22023';
@@ -215,20 +231,41 @@ begin
   end if;
   -- The user's text is matched literally: \, % and _ are escaped.
   pattern := '%' || replace(replace(replace(btrim(search_text), '\', '\\'), '%', '\%'), '_', '\_') || '%';
-  return query
-    select g.*
-      from public.user_generations g
-     where g.user_id = me
-       and g.prompt ilike pattern
-       and (before_created_at is null
-            or (g.created_at, g.id) < (before_created_at, coalesce(before_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)))
-     order by g.created_at desc, g.id desc
-     limit page_size;
+
+  -- Why SECURITY DEFINER. Under Row Level Security PostgreSQL applies the policy
+  -- before any condition that is not leakproof, and ILIKE is not: it cannot be
+  -- an index condition, so a user's search could only walk all of their rows
+  -- (0.6 s for a term absent from 100,000 prompts). Running as the table's
+  -- owner, the search may use the trigram index. The price is that RLS does not
+  -- guard this one statement: the "g.user_id = me" below is what keeps it to the
+  -- caller's rows, with me taken from the request's verified claims exactly as
+  -- the policy takes it, and the function is granted to authenticated only.
+  --
+  -- The statement is planned for each term (EXECUTE): how common the term is
+  -- decides between walking the caller's newest rows until a page is full and
+  -- combining the trigram index with the (user_id, created_at, id) index. The
+  -- larger work_mem keeps that combination exact for a user with 100,000 rows
+  -- instead of degrading to whole pages to recheck; it lasts for this
+  -- statement only.
+  perform set_config('work_mem', '32MB', true);
+  return query execute
+    'select g.*
+       from public.user_generations g
+      where g.user_id = $1
+        and g.prompt ilike $2
+        and ($3::timestamptz is null
+             or (g.created_at, g.id) < ($3, coalesce($4, ''ffffffff-ffff-ffff-ffff-ffffffffffff''::uuid)))
+      order by g.created_at desc, g.id desc
+      limit $5'
+    using me, pattern, before_created_at, before_id, page_size;
+  perform set_config('work_mem', caller_work_mem, true);
 end
 $$;
 comment on function public.search_generations(text, integer, timestamptz, uuid) is
   'Case-insensitive substring search over the caller''s prompts, newest first, '
-  'with the same keyset paging as list_generations. %, _ and \ match literally.';
+  'with the same keyset paging as list_generations. %, _ and \ match literally. '
+  'SECURITY DEFINER so that the trigram index can serve it (ILIKE is not '
+  'leakproof); it filters on the caller''s user id itself.';
 
 create or replace function public.get_generation(generation_id uuid)
 returns setof public.user_generations

@@ -196,6 +196,11 @@ create or replace function public.my_stats(days integer default 30, top integer 
 returns jsonb
 language plpgsql stable
 set search_path = ''
+-- Planned for the caller's own history (a plan cached for an average user
+-- reads a large one badly), with room to group 100,000 prompts in memory
+-- instead of spilling them to disk.
+set plan_cache_mode = force_custom_plan
+set work_mem = '64MB'
 as $$
 declare
   me text := public.genvault_require_user();
@@ -207,40 +212,46 @@ begin
   if top is null or top not between 1 and 100 then
     raise exception 'top must be between 1 and 100' using errcode = '22023';
   end if;
+  -- One pass over the caller's rows gives everything but the recent days: the
+  -- prompt counts, and the totals summed from them. The recent days come from
+  -- the (user_id, created_at, id) index alone.
+  with by_prompt as materialized (
+    select lower(btrim(g.prompt)) as prompt, count(*) as uses, sum(g.image_bytes) as bytes,
+           min(g.created_at) as first_at, max(g.created_at) as last_at
+      from public.user_generations g
+     where g.user_id = me
+     group by 1
+  ), recent as materialized (
+    select g.created_at at time zone 'UTC' as at
+      from public.user_generations g
+     where g.user_id = me
+       and g.created_at >= now() - make_interval(days => days)
+  )
   select jsonb_build_object(
-    'total', count(*),
-    'bytes', coalesce(sum(g.image_bytes), 0),
-    'first_at', min(g.created_at),
-    'last_at', max(g.created_at),
+    'total', coalesce((select sum(p.uses) from by_prompt p), 0),
+    'bytes', coalesce((select sum(p.bytes) from by_prompt p), 0),
+    'first_at', (select min(p.first_at) from by_prompt p),
+    'last_at', (select max(p.last_at) from by_prompt p),
     'credits', (select c.credits from public.user_credits c where c.user_id = me),
     'credits_spent', (select count(*) from public.credit_ledger l
                        where l.user_id = me and l.reason = 'spend'),
     'per_day', coalesce((
       select jsonb_agg(jsonb_build_object('day', d.day, 'images', d.images) order by d.day)
-        from (select (g2.created_at at time zone 'UTC')::date as day, count(*) as images
-                from public.user_generations g2
-               where g2.user_id = me
-                 and g2.created_at >= now() - make_interval(days => days)
+        from (select r.at::date as day, count(*) as images
+                from recent r
                group by 1) d), '[]'::jsonb),
     'per_week', coalesce((
       select jsonb_agg(jsonb_build_object('week', w.week, 'images', w.images) order by w.week)
-        from (select (pg_catalog.date_trunc('week', g3.created_at at time zone 'UTC'))::date as week,
-                     count(*) as images
-                from public.user_generations g3
-               where g3.user_id = me
-                 and g3.created_at >= now() - make_interval(days => days)
+        from (select (pg_catalog.date_trunc('week', r.at))::date as week, count(*) as images
+                from recent r
                group by 1) w), '[]'::jsonb),
     'top_prompts', coalesce((
-      select jsonb_agg(jsonb_build_object('prompt', p.prompt, 'uses', p.uses) order by p.uses desc, p.prompt)
-        from (select lower(btrim(g4.prompt)) as prompt, count(*) as uses
-                from public.user_generations g4
-               where g4.user_id = me
-               group by 1
-               order by 2 desc, 1
-               limit top) p), '[]'::jsonb)
-  ) into result
-  from public.user_generations g
-  where g.user_id = me;
+      select jsonb_agg(jsonb_build_object('prompt', t.prompt, 'uses', t.uses) order by t.uses desc, t.prompt)
+        from (select p.prompt, p.uses
+                from by_prompt p
+               order by p.uses desc, p.prompt
+               limit top) t), '[]'::jsonb)
+  ) into result;
   return result;
 end
 $$;
