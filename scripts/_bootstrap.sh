@@ -1,5 +1,6 @@
-# Shared by scripts/demo and scripts/test: a virtual environment with genvault installed.
-# Usage: source scripts/_bootstrap.sh [extras]
+# Shared by the scripts in this folder: a virtual environment with genvault installed.
+# Usage: extras=dev source scripts/_bootstrap.sh   (extras: optional dependency groups)
+# (Not an argument: a sourced file sees the calling script's own arguments.)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -7,7 +8,7 @@ python="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
-extras="${1:-}"
+extras="${extras:-}"
 stamp=".venv/.genvault-installed${extras:+-$extras}"
 # Reinstall only when the project's dependencies changed.
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
