@@ -332,7 +332,8 @@ def test_postgres_restarted_in_the_middle_of_creates(
     """A dedicated embedded PostgreSQL stopped (fast shutdown) and started again by
     another process while 3 threads keep creating, with 3 creates caught inside their
     insert at that moment: each create either saved its image or failed with a genvault
-    error, the same client carries on after the restart, and after the sweep the books
+    error (a failed one whose commit had already reached the server may be saved too),
+    the same client carries on after the restart, and after the sweep the books
     balance with no reservation left open and rows and files one to one."""
     from genvault._embedded import embedded_url, stop_embedded
     from genvault._migrate import migrate
@@ -407,7 +408,12 @@ def test_postgres_restarted_in_the_middle_of_creates(
         with psycopg.connect(url, autocommit=True, row_factory=dict_row) as admin:
             after = books(admin, user.id, lambda uid: every_file(vault / "images", uid))
         after.assert_consistent()
-        assert set(after.rows) == set(made)
+        # A create whose COMMIT reached the server just before the shutdown may be
+        # saved although its caller saw the connection drop (no client can know the
+        # outcome of a commit whose answer was lost). Such a row is complete and paid
+        # for, with its files; every create reported as saved is there.
+        assert set(made) <= set(after.rows)
+        assert len(set(after.rows) - set(made)) <= len(failed)
         assert after.balance == 40 - len(made)
         for gen_id, row in after.rows.items():
             data = (vault / "images" / row["image_url"]).read_bytes()
