@@ -66,7 +66,28 @@ expected_policy (tbl, name, cmd, has_using, has_check) as (
     ('user_generations', 'Users can update their own generations', 'UPDATE', true, true),
     ('user_generations', 'Users can delete their own generations', 'DELETE', true, false),
     ('user_credits', 'Users can read their own credits', 'SELECT', true, false),
-    ('credit_ledger', 'Users can read their own ledger', 'SELECT', true, false)
+    ('credit_ledger', 'Users can read their own ledger', 'SELECT', true, false),
+    -- history_at_scale.sql: the summaries are read-only to their owner.
+    ('user_generation_totals', 'Users can read their own totals', 'SELECT', true, false),
+    ('user_generation_days', 'Users can read their own days', 'SELECT', true, false),
+    ('user_prompt_counts', 'Users can read their own prompt counts', 'SELECT', true, false),
+    -- organising.sql
+    ('collections', 'Users can view their own collections', 'SELECT', true, false),
+    ('collections', 'Users can create their own collections', 'INSERT', false, true),
+    ('collections', 'Users can rename their own collections', 'UPDATE', true, true),
+    ('collections', 'Users can delete their own collections', 'DELETE', true, false),
+    ('collection_items', 'Users can view their own collection items', 'SELECT', true, false),
+    ('collection_items', 'Users can add to their own collections', 'INSERT', false, true),
+    ('collection_items', 'Users can remove from their own collections', 'DELETE', true, false),
+    ('generation_tags', 'Users can view their own tags', 'SELECT', true, false),
+    ('generation_tags', 'Users can tag their own generations', 'INSERT', false, true),
+    ('generation_tags', 'Users can untag their own generations', 'DELETE', true, false),
+    ('shares', 'Owners and recipients can view a share', 'SELECT', true, false),
+    ('public_links', 'Owners can view their public links', 'SELECT', true, false),
+    ('prompt_templates', 'Users can view their own templates', 'SELECT', true, false),
+    ('prompt_templates', 'Users can create their own templates', 'INSERT', false, true),
+    ('prompt_templates', 'Users can update their own templates', 'UPDATE', true, true),
+    ('prompt_templates', 'Users can delete their own templates', 'DELETE', true, false)
 ),
 -- Policy text as pg_policies shows it, lower-cased. The initPlan form appears
 -- as "( select auth.uid() as uid)"; any auth.* call left after removing those
@@ -102,9 +123,32 @@ policy_checks as (
 expected_index (tbl, name) as (
   values
     ('user_generations', 'user_generations_user_created_idx'),
-    ('user_generations', 'user_generations_prompt_trgm_idx'),
     ('credit_ledger', 'credit_ledger_user_created_idx'),
-    ('credit_ledger', 'credit_ledger_open_reservations_idx')
+    ('credit_ledger', 'credit_ledger_open_reservations_idx'),
+    -- history_at_scale.sql: search, the reference count of stored files, my_stats().
+    ('user_generations', 'user_generations_search_idx'),
+    ('user_generations', 'user_generations_image_url_idx'),
+    ('user_generations', 'user_generations_thumbnail_url_idx'),
+    ('user_prompt_counts', 'user_prompt_counts_top_idx'),
+    -- organising.sql
+    ('user_generations', 'user_generations_starred_idx'),
+    ('user_generations', 'user_generations_trash_idx'),
+    ('user_generations', 'user_generations_trashed_at_idx'),
+    ('collections', 'collections_user_name_idx'),
+    ('collection_items', 'collection_items_page_idx'),
+    ('collection_items', 'collection_items_generation_idx'),
+    ('generation_tags', 'generation_tags_page_idx'),
+    ('shares', 'shares_generation_recipient_idx'),
+    ('shares', 'shares_collection_recipient_idx'),
+    ('shares', 'shares_recipient_idx'),
+    ('shares', 'shares_owner_idx'),
+    ('public_links', 'public_links_owner_idx'),
+    ('prompt_templates', 'prompt_templates_user_name_idx')
+),
+-- The functions a visitor without an account may call (organising.sql): opening
+-- a public link. Every other function is closed to anon.
+anon_function (signature) as (
+  values ('open_public_link(token text, page_size integer, cursor_created_at timestamp with time zone, cursor_id uuid)')
 ),
 -- Functions defined in public by their own SQL (extension members excluded).
 public_function as (
@@ -117,8 +161,15 @@ public_function as (
                       where d.classid = 'pg_catalog.pg_proc'::regclass
                         and d.objid = f.oid and d.deptype = 'e')
 ),
-genvault_table (tbl) as (
-  values ('user_generations'), ('user_credits'), ('credit_ledger'), ('genvault_config')
+genvault_table (tbl, migration) as (
+  values ('user_generations', 'add_image_storage.sql'), ('user_credits', 'credits.sql'),
+         ('credit_ledger', 'credits.sql'), ('genvault_config', 'credits.sql'),
+         ('user_generation_totals', 'history_at_scale.sql'),
+         ('user_generation_days', 'history_at_scale.sql'),
+         ('user_prompt_counts', 'history_at_scale.sql'),
+         ('collections', 'organising.sql'), ('collection_items', 'organising.sql'),
+         ('generation_tags', 'organising.sql'), ('shares', 'organising.sql'),
+         ('public_links', 'organising.sql'), ('prompt_templates', 'organising.sql')
 ),
 storage_policy (name, cmd) as (
   values
@@ -135,7 +186,7 @@ has_storage as (
 select pg_catalog.format('table public.%s exists', g.tbl),
        pg_catalog.to_regclass(pg_catalog.format('public.%I', g.tbl)) is not null,
        case when pg_catalog.to_regclass(pg_catalog.format('public.%I', g.tbl)) is null
-            then 'missing: apply credits.sql and add_image_storage.sql' else '' end
+            then pg_catalog.format('missing: apply %s', g.migration) else '' end
   from genvault_table g
 
 -- Row Level Security on every table of our schemas -----------------------------
@@ -206,6 +257,19 @@ select 'grants: authenticated cannot write credits or config',
                              'authenticated', c.oid, 'insert, update, delete, truncate') as priv
                   from (select pg_catalog.to_regclass(pg_catalog.format('public.%I', g.tbl)) as oid) c) a
 
+-- Only the triggers write the summaries; shares and links change only through
+-- their functions.
+union all
+select 'grants: authenticated cannot write summaries, shares or links',
+       count(*) filter (where priv) = 0,
+       coalesce(string_agg(g.tbl, ', ' order by g.tbl) filter (where priv), '')
+  from (values ('user_generation_totals'), ('user_generation_days'), ('user_prompt_counts'),
+               ('shares'), ('public_links')) as g (tbl),
+       lateral (select c.oid is not null
+                       and pg_catalog.has_table_privilege(
+                             'authenticated', c.oid, 'insert, update, delete, truncate') as priv
+                  from (select pg_catalog.to_regclass(pg_catalog.format('public.%I', g.tbl)) as oid) c) a
+
 -- Functions --------------------------------------------------------------------
 union all
 select 'functions: security definer functions pin search_path',
@@ -220,14 +284,15 @@ select 'functions: security definer functions pin search_path',
  where f.prosecdef
 
 union all
-select 'functions: none executable by anon',
+select 'functions: none executable by anon but open_public_link',
        count(*) filter (where bad) = 0,
        case when count(*) filter (where bad) = 0
             then pg_catalog.format('%s functions checked', count(*))
             else 'revoke execute from anon (and public): '
                  || string_agg(f.signature, ', ' order by f.signature) filter (where bad) end
   from public_function f,
-       lateral (select pg_catalog.has_function_privilege('anon', f.oid, 'execute') as bad) b
+       lateral (select pg_catalog.has_function_privilege('anon', f.oid, 'execute')
+                       and f.signature not in (select a.signature from anon_function a) as bad) b
 
 union all
 select 'functions: admin_* not executable by authenticated',
@@ -269,7 +334,21 @@ select pg_catalog.format('storage: policy %s', e.name),
   from storage_policy e
   cross join has_storage s
   left join policy_text t
-    on t.schemaname = 'storage' and t.tablename = 'objects' and t.policyname = e.name;
+    on t.schemaname = 'storage' and t.tablename = 'objects' and t.policyname = e.name
+
+union all
+select 'storage: policy Share recipients can view shared generation files',
+       s.yes is false
+         or (t.cmd = 'SELECT' and t.roles = array['authenticated']::name[]
+             and t.expr ~ 'bucket_id = ''generations'''
+             and t.expr ~ 'genvault_is_shared_file\(name\)'),
+       case when not s.yes then 'skipped: no Supabase Storage schema here'
+            when t.policyname is null then 'missing: apply storage_sharing.sql'
+            else t.qual end
+  from has_storage s
+  left join policy_text t
+    on t.schemaname = 'storage' and t.tablename = 'objects'
+   and t.policyname = 'Share recipients can view shared generation files';
 
 select * from genvault_checks order by ok, "check";
 

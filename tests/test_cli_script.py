@@ -89,6 +89,9 @@ def test_embedded_default_end_to_end(tmp_path: Path) -> None:
             "add_image_storage.sql": "applied",
             "monitoring.sql": "applied",
             "storage.sql": "skipped",
+            "history_at_scale.sql": "applied",
+            "organising.sql": "applied",
+            "storage_sharing.sql": "skipped",
         }
         login = run_script("login", "--local", "alice", env=env)
         assert login.returncode == 0, login.stderr

@@ -54,6 +54,9 @@ def test_second_migrate_changes_nothing(database_url: str) -> None:
         "add_image_storage.sql": "unchanged",
         "monitoring.sql": "unchanged",
         "storage.sql": "skipped",  # no Supabase Storage schema on plain PostgreSQL
+        "history_at_scale.sql": "unchanged",
+        "organising.sql": "unchanged",
+        "storage_sharing.sql": "skipped",
     }
 
 
@@ -91,6 +94,8 @@ COLUMNS = {
         ("thumbnail_url", "text", "YES"),
         ("image_bytes", "bigint", "YES"),
         ("image_sha256", "text", "YES"),
+        ("starred", "boolean", "NO"),
+        ("trashed_at", "timestamp with time zone", "YES"),
     ],
     "user_credits": [
         ("user_id", "text", "NO"),
@@ -113,7 +118,83 @@ COLUMNS = {
         ("starter_credits", "integer", "NO"),
         ("reservation_ttl", "interval", "NO"),
     ],
+    # history_at_scale.sql: the per-user summaries behind my_stats().
+    "user_generation_totals": [
+        ("user_id", "text", "NO"),
+        ("images", "bigint", "NO"),
+        ("bytes", "bigint", "NO"),
+        ("credits_spent", "bigint", "NO"),
+    ],
+    "user_generation_days": [
+        ("user_id", "text", "NO"),
+        ("day", "date", "NO"),
+        ("images", "bigint", "NO"),
+    ],
+    "user_prompt_counts": [
+        ("user_id", "text", "NO"),
+        ("prompt_key", "uuid", "NO"),
+        ("prompt", "text", "NO"),
+        ("uses", "bigint", "NO"),
+    ],
+    # organising.sql: collections, tags, sharing, templates.
+    "collections": [
+        ("id", "uuid", "NO"),
+        ("user_id", "text", "NO"),
+        ("name", "text", "NO"),
+        ("created_at", "timestamp with time zone", "NO"),
+        ("updated_at", "timestamp with time zone", "NO"),
+    ],
+    "collection_items": [
+        ("collection_id", "uuid", "NO"),
+        ("generation_id", "uuid", "NO"),
+        ("user_id", "text", "NO"),
+        ("generation_created_at", "timestamp with time zone", "NO"),
+        ("added_at", "timestamp with time zone", "NO"),
+    ],
+    "generation_tags": [
+        ("generation_id", "uuid", "NO"),
+        ("tag", "text", "NO"),
+        ("user_id", "text", "NO"),
+        ("generation_created_at", "timestamp with time zone", "NO"),
+    ],
+    "shares": [
+        ("id", "uuid", "NO"),
+        ("owner_id", "text", "NO"),
+        ("recipient_id", "text", "NO"),
+        ("generation_id", "uuid", "YES"),
+        ("collection_id", "uuid", "YES"),
+        ("created_at", "timestamp with time zone", "NO"),
+    ],
+    "public_links": [
+        ("id", "uuid", "NO"),
+        ("owner_id", "text", "NO"),
+        ("token_sha256", "bytea", "NO"),
+        ("generation_id", "uuid", "YES"),
+        ("collection_id", "uuid", "YES"),
+        ("created_at", "timestamp with time zone", "NO"),
+        ("expires_at", "timestamp with time zone", "NO"),
+        ("revoked_at", "timestamp with time zone", "YES"),
+    ],
+    "prompt_templates": [
+        ("id", "uuid", "NO"),
+        ("user_id", "text", "NO"),
+        ("name", "text", "NO"),
+        ("prompt", "text", "NO"),
+        ("model", "text", "YES"),
+        ("params", "jsonb", "NO"),
+        ("created_at", "timestamp with time zone", "NO"),
+        ("updated_at", "timestamp with time zone", "NO"),
+    ],
 }
+
+
+def test_every_public_table_has_its_columns_pinned(admin: psycopg.Connection[Any]) -> None:
+    """No table in public escapes the shape tests below: COLUMNS names each one."""
+    rows = admin.execute(
+        "select c.relname from pg_catalog.pg_class c"
+        " where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p')"
+    ).fetchall()
+    assert {r["relname"] for r in rows} == set(COLUMNS)
 
 
 @pytest.mark.parametrize("table", sorted(COLUMNS))
@@ -150,11 +231,76 @@ def test_keys(admin: psycopg.Connection[Any]) -> None:
         "user_generations_user_id_fkey": (
             "FOREIGN KEY (user_id) REFERENCES user_credits(user_id) ON DELETE CASCADE"
         ),
+        # history_at_scale.sql
+        "user_generation_totals_pkey": "PRIMARY KEY (user_id)",
+        "user_generation_totals_user_id_fkey": (
+            "FOREIGN KEY (user_id) REFERENCES user_credits(user_id) ON DELETE CASCADE"
+        ),
+        "user_generation_days_pkey": "PRIMARY KEY (user_id, day)",
+        "user_generation_days_user_id_fkey": (
+            "FOREIGN KEY (user_id) REFERENCES user_credits(user_id) ON DELETE CASCADE"
+        ),
+        "user_prompt_counts_pkey": "PRIMARY KEY (user_id, prompt_key)",
+        "user_prompt_counts_user_id_fkey": (
+            "FOREIGN KEY (user_id) REFERENCES user_credits(user_id) ON DELETE CASCADE"
+        ),
+        # organising.sql
+        "user_generations_id_owner_created_key": "UNIQUE (id, user_id, created_at)",
+        "collections_pkey": "PRIMARY KEY (id)",
+        "collections_id_owner_key": "UNIQUE (id, user_id)",
+        "collections_user_id_fkey": (
+            "FOREIGN KEY (user_id) REFERENCES user_credits(user_id) ON DELETE CASCADE"
+        ),
+        "collection_items_pkey": "PRIMARY KEY (collection_id, generation_id)",
+        "collection_items_collection_fkey": (
+            "FOREIGN KEY (collection_id, user_id) REFERENCES collections(id, user_id)"
+            " ON DELETE CASCADE"
+        ),
+        "collection_items_generation_fkey": (
+            "FOREIGN KEY (generation_id, user_id, generation_created_at)"
+            " REFERENCES user_generations(id, user_id, created_at)"
+            " ON UPDATE CASCADE ON DELETE CASCADE"
+        ),
+        "generation_tags_pkey": "PRIMARY KEY (generation_id, tag)",
+        "generation_tags_generation_fkey": (
+            "FOREIGN KEY (generation_id, user_id, generation_created_at)"
+            " REFERENCES user_generations(id, user_id, created_at)"
+            " ON UPDATE CASCADE ON DELETE CASCADE"
+        ),
+        "shares_pkey": "PRIMARY KEY (id)",
+        "shares_owner_id_fkey": (
+            "FOREIGN KEY (owner_id) REFERENCES user_credits(user_id) ON DELETE CASCADE"
+        ),
+        "shares_recipient_id_fkey": (
+            "FOREIGN KEY (recipient_id) REFERENCES user_credits(user_id) ON DELETE CASCADE"
+        ),
+        "shares_generation_id_fkey": (
+            "FOREIGN KEY (generation_id) REFERENCES user_generations(id) ON DELETE CASCADE"
+        ),
+        "shares_collection_id_fkey": (
+            "FOREIGN KEY (collection_id) REFERENCES collections(id) ON DELETE CASCADE"
+        ),
+        "public_links_pkey": "PRIMARY KEY (id)",
+        "public_links_token_sha256_key": "UNIQUE (token_sha256)",
+        "public_links_owner_id_fkey": (
+            "FOREIGN KEY (owner_id) REFERENCES user_credits(user_id) ON DELETE CASCADE"
+        ),
+        "public_links_generation_id_fkey": (
+            "FOREIGN KEY (generation_id) REFERENCES user_generations(id) ON DELETE CASCADE"
+        ),
+        "public_links_collection_id_fkey": (
+            "FOREIGN KEY (collection_id) REFERENCES collections(id) ON DELETE CASCADE"
+        ),
+        "prompt_templates_pkey": "PRIMARY KEY (id)",
+        "prompt_templates_user_id_fkey": (
+            "FOREIGN KEY (user_id) REFERENCES user_credits(user_id) ON DELETE CASCADE"
+        ),
     }
 
 
 def test_indexes(admin: psycopg.Connection[Any]) -> None:
-    """The indexes behind history pages, search, the ledger and the expiry sweep."""
+    """The indexes behind history pages, search, the ledger, the expiry sweep, the
+    reference count of stored files, the summaries, and the organising tables."""
     rows = admin.execute(
         "select indexname, indexdef from pg_catalog.pg_indexes"
         " where schemaname = 'public' and right(indexname, 4) = '_idx'"
@@ -164,9 +310,30 @@ def test_indexes(admin: psycopg.Connection[Any]) -> None:
             "CREATE INDEX user_generations_user_created_idx ON public.user_generations"
             " USING btree (user_id, created_at DESC, id DESC)"
         ),
-        "user_generations_prompt_trgm_idx": (
-            "CREATE INDEX user_generations_prompt_trgm_idx ON public.user_generations"
-            " USING gin (prompt extensions.gin_trgm_ops)"
+        "user_generations_search_idx": (
+            "CREATE INDEX user_generations_search_idx ON public.user_generations"
+            " USING gin (genvault_search_keys(user_id, prompt))"
+        ),
+        "user_generations_image_url_idx": (
+            "CREATE INDEX user_generations_image_url_idx ON public.user_generations"
+            " USING hash (image_url)"
+        ),
+        "user_generations_thumbnail_url_idx": (
+            "CREATE INDEX user_generations_thumbnail_url_idx ON public.user_generations"
+            " USING hash (thumbnail_url)"
+        ),
+        "user_generations_starred_idx": (
+            "CREATE INDEX user_generations_starred_idx ON public.user_generations"
+            " USING btree (user_id, created_at DESC, id DESC)"
+            " WHERE (starred AND (trashed_at IS NULL))"
+        ),
+        "user_generations_trash_idx": (
+            "CREATE INDEX user_generations_trash_idx ON public.user_generations"
+            " USING btree (user_id, created_at DESC, id DESC) WHERE (trashed_at IS NOT NULL)"
+        ),
+        "user_generations_trashed_at_idx": (
+            "CREATE INDEX user_generations_trashed_at_idx ON public.user_generations"
+            " USING btree (trashed_at) WHERE (trashed_at IS NOT NULL)"
         ),
         "credit_ledger_user_created_idx": (
             "CREATE INDEX credit_ledger_user_created_idx ON public.credit_ledger"
@@ -176,11 +343,55 @@ def test_indexes(admin: psycopg.Connection[Any]) -> None:
             "CREATE INDEX credit_ledger_open_reservations_idx ON public.credit_ledger"
             " USING btree (created_at) WHERE (reason = 'reserve'::text)"
         ),
+        "user_prompt_counts_top_idx": (
+            "CREATE INDEX user_prompt_counts_top_idx ON public.user_prompt_counts"
+            ' USING btree (user_id, uses DESC, "left"(prompt, 200))'
+        ),
+        "collections_user_name_idx": (
+            "CREATE UNIQUE INDEX collections_user_name_idx ON public.collections"
+            " USING btree (user_id, lower(name))"
+        ),
+        "collection_items_page_idx": (
+            "CREATE INDEX collection_items_page_idx ON public.collection_items"
+            " USING btree (collection_id, generation_created_at DESC, generation_id DESC)"
+        ),
+        "collection_items_generation_idx": (
+            "CREATE INDEX collection_items_generation_idx ON public.collection_items"
+            " USING btree (generation_id)"
+        ),
+        "generation_tags_page_idx": (
+            "CREATE INDEX generation_tags_page_idx ON public.generation_tags"
+            " USING btree (user_id, tag, generation_created_at DESC, generation_id DESC)"
+        ),
+        "shares_generation_recipient_idx": (
+            "CREATE UNIQUE INDEX shares_generation_recipient_idx ON public.shares"
+            " USING btree (generation_id, recipient_id) WHERE (generation_id IS NOT NULL)"
+        ),
+        "shares_collection_recipient_idx": (
+            "CREATE UNIQUE INDEX shares_collection_recipient_idx ON public.shares"
+            " USING btree (collection_id, recipient_id) WHERE (collection_id IS NOT NULL)"
+        ),
+        "shares_recipient_idx": (
+            "CREATE INDEX shares_recipient_idx ON public.shares"
+            " USING btree (recipient_id, created_at DESC)"
+        ),
+        "shares_owner_idx": (
+            "CREATE INDEX shares_owner_idx ON public.shares USING btree (owner_id, created_at DESC)"
+        ),
+        "public_links_owner_idx": (
+            "CREATE INDEX public_links_owner_idx ON public.public_links"
+            " USING btree (owner_id, created_at DESC)"
+        ),
+        "prompt_templates_user_name_idx": (
+            "CREATE UNIQUE INDEX prompt_templates_user_name_idx ON public.prompt_templates"
+            " USING btree (user_id, lower(name))"
+        ),
     }
 
 
 def test_policies(admin: psycopg.Connection[Any]) -> None:
-    """One policy per command on user_generations, read-only policies on credits."""
+    """One policy per command on the tables users write, read-only policies on credits,
+    summaries, shares and links; all of them permissive and for authenticated alone."""
     rows = admin.execute(
         "select tablename, policyname, cmd, roles, permissive from pg_catalog.pg_policies"
         " where schemaname = 'public'"
@@ -195,6 +406,25 @@ def test_policies(admin: psycopg.Connection[Any]) -> None:
         ("user_generations", "Users can delete their own generations"): "DELETE",
         ("user_credits", "Users can read their own credits"): "SELECT",
         ("credit_ledger", "Users can read their own ledger"): "SELECT",
+        ("user_generation_totals", "Users can read their own totals"): "SELECT",
+        ("user_generation_days", "Users can read their own days"): "SELECT",
+        ("user_prompt_counts", "Users can read their own prompt counts"): "SELECT",
+        ("collections", "Users can view their own collections"): "SELECT",
+        ("collections", "Users can create their own collections"): "INSERT",
+        ("collections", "Users can rename their own collections"): "UPDATE",
+        ("collections", "Users can delete their own collections"): "DELETE",
+        ("collection_items", "Users can view their own collection items"): "SELECT",
+        ("collection_items", "Users can add to their own collections"): "INSERT",
+        ("collection_items", "Users can remove from their own collections"): "DELETE",
+        ("generation_tags", "Users can view their own tags"): "SELECT",
+        ("generation_tags", "Users can tag their own generations"): "INSERT",
+        ("generation_tags", "Users can untag their own generations"): "DELETE",
+        ("shares", "Owners and recipients can view a share"): "SELECT",
+        ("public_links", "Owners can view their public links"): "SELECT",
+        ("prompt_templates", "Users can view their own templates"): "SELECT",
+        ("prompt_templates", "Users can create their own templates"): "INSERT",
+        ("prompt_templates", "Users can update their own templates"): "UPDATE",
+        ("prompt_templates", "Users can delete their own templates"): "DELETE",
     }
     assert found == {key: (cmd, ["authenticated"], "PERMISSIVE") for key, cmd in expected.items()}
 
@@ -207,12 +437,33 @@ GRANTS: dict[str, dict[str, set[str]]] = {
     "user_credits": {"authenticated": {"SELECT"}, "service_role": set(_PRIVILEGES)},
     "credit_ledger": {"authenticated": {"SELECT"}, "service_role": set(_PRIVILEGES)},
     "genvault_config": {"service_role": set(_PRIVILEGES)},
+    "user_generation_totals": {"authenticated": {"SELECT"}, "service_role": set(_PRIVILEGES)},
+    "user_generation_days": {"authenticated": {"SELECT"}, "service_role": set(_PRIVILEGES)},
+    "user_prompt_counts": {"authenticated": {"SELECT"}, "service_role": set(_PRIVILEGES)},
+    "collections": {"authenticated": _USER_WRITES, "service_role": set(_PRIVILEGES)},
+    "collection_items": {
+        "authenticated": {"SELECT", "INSERT", "DELETE"},
+        "service_role": set(_PRIVILEGES),
+    },
+    "generation_tags": {
+        "authenticated": {"SELECT", "INSERT", "DELETE"},
+        "service_role": set(_PRIVILEGES),
+    },
+    "shares": {"authenticated": {"SELECT"}, "service_role": set(_PRIVILEGES)},
+    "public_links": {"authenticated": {"SELECT"}, "service_role": set(_PRIVILEGES)},
+    "prompt_templates": {"authenticated": _USER_WRITES, "service_role": set(_PRIVILEGES)},
 }
+
+
+def test_every_public_table_has_its_grants_pinned() -> None:
+    """Each table whose columns are pinned has its grants pinned too."""
+    assert set(GRANTS) == set(COLUMNS)
 
 
 @pytest.mark.parametrize("table", sorted(GRANTS))
 def test_table_grants(admin: psycopg.Connection[Any], table: str) -> None:
-    """anon holds nothing, users read (and write only their generations), service_role all."""
+    """anon holds nothing, users read (and write only their own generations, collections,
+    items, tags and templates), service_role all."""
     rows = admin.execute(
         "select r.role, p.privilege"
         "  from unnest(%s::text[]) as r (role), unnest(%s::text[]) as p (privilege)"
@@ -279,20 +530,51 @@ _USERS = (
 )
 
 
-def _fill_history(conn: psycopg.Connection[Any]) -> None:
-    """3,000 generations over three users; 1 prompt in 500 mentions a zebra."""
+def _fill_history(conn: psycopg.Connection[Any], rows: int = 3000) -> None:
+    """``rows`` generations over three users; 1 prompt in 500 mentions a zebra.
+
+    Each row has its own image and thumbnail path under its owner's folder.
+    """
     for user in _USERS:
         conn.execute("insert into auth.users (id, email) values (%s, %s)", (user, f"{user}@t.test"))
     conn.execute(
-        "insert into public.user_generations (user_id, prompt, image_url, created_at)"
+        "insert into public.user_generations"
+        "   (user_id, prompt, image_url, thumbnail_url, created_at)"
         " select u.id, 'a picture of item ' || n"
         "         || case when n %% 500 = 0 then ' with a zebra' else ' in a field' end,"
-        "        u.id || '/' || n || '.webp', now() - n * interval '1 minute'"
-        "   from generate_series(1, 3000) n"
+        "        u.id || '/' || n || '.webp', u.id || '/' || n || '.thumb.webp',"
+        "        now() - n * interval '1 minute'"
+        "   from generate_series(1, %s) n"
         "   join unnest(%s::text[]) with ordinality as u(id, k) on u.k = 1 + n %% 3",
-        (list(_USERS),),
+        (rows, list(_USERS)),
     )
     conn.execute("analyze public.user_generations")
+
+
+def _index_scans(conn: psycopg.Connection[Any]) -> dict[str, int]:
+    """How many scans each index of user_generations has served, as the statistics
+    system counts them (this session's own counts included)."""
+    conn.execute("select pg_catalog.pg_stat_force_next_flush()")
+    conn.execute("select pg_catalog.pg_stat_clear_snapshot()")
+    rows = conn.execute(
+        "select indexrelname, idx_scan from pg_catalog.pg_stat_user_indexes"
+        " where relid = 'public.user_generations'::regclass"
+    ).fetchall()
+    return {r["indexrelname"]: r["idx_scan"] for r in rows}
+
+
+def _scans_during(conn: psycopg.Connection[Any], before: dict[str, int]) -> dict[str, int]:
+    """The indexes of user_generations scanned since ``before``, with how many scans."""
+    after = _index_scans(conn)
+    return {name: n - before.get(name, 0) for name, n in after.items() if n > before.get(name, 0)}
+
+
+def _act_as(conn: psycopg.Connection[Any], user: str) -> None:
+    conn.execute(
+        "select set_config('role', 'authenticated', true),"
+        " set_config('request.jwt.claims', %s, true)",
+        (json.dumps({"sub": user, "role": "authenticated"}),),
+    )
 
 
 def _indexes_in_plan(conn: psycopg.Connection[Any], query: str) -> set[str]:
@@ -329,26 +611,66 @@ def test_history_page_uses_the_user_created_index(admin: psycopg.Connection[Any]
     assert "user_generations_user_created_idx" in used
 
 
-def test_prompt_substring_search_can_use_the_trigram_index(
-    admin: psycopg.Connection[Any],
-) -> None:
-    """ILIKE '%term%' (3+ characters) is served by user_generations_prompt_trgm_idx.
+def test_search_reads_the_owner_keyed_search_index(admin: psycopg.Connection[Any]) -> None:
+    """A user's search for a rare term reads user_generations_search_idx, and finds
+    exactly their rows that mention it.
 
-    Two facts shape this test. At a few thousand rows a sequential scan is
-    cheaper than any index, so enable_seqscan is turned off: if the trigram
-    index could not serve the pattern, the plan would still be a (penalised)
-    sequential scan, so finding the index proves it matches the predicate.
-    And the query runs as the table owner, outside RLS: ILIKE is not
-    leakproof, so under a policy PostgreSQL will not push it into an index
-    scan, and a user's search goes through user_created_idx on user_id.
+    search_generations runs its statement through EXECUTE inside find_generations,
+    where EXPLAIN cannot see it; the statistics system's scan count of each index
+    shows what the call itself read. At 30,000 rows (10,000 per user, 20 of each
+    user's mentioning a zebra) reading the index is cheaper than walking the
+    user's history, so the planner takes it without any setting forced.
     """
+    me = _USERS[0]
+    before = _index_scans(admin)
+    with rolled_back(admin):
+        _fill_history(admin, rows=30000)
+        expected = admin.execute(
+            "select id from public.user_generations"
+            " where user_id = %s and prompt like '%%zebra%%'"
+            " order by created_at desc, id desc",
+            (me,),
+        ).fetchall()
+        _act_as(admin, me)
+        found = admin.execute(
+            "select id from public.search_generations('ZEBRA', page_size => 1000)"
+        ).fetchall()
+    assert len(expected) == 20
+    assert found == expected
+    assert "user_generations_search_idx" in _scans_during(admin, before)
+
+
+def test_reference_check_reads_the_hash_indexes(admin: psycopg.Connection[Any]) -> None:
+    """genvault_unreferenced_paths looks each path up in the image_url and thumbnail_url
+    hash indexes instead of reading the owner's history; a path still used by a kept
+    row is not removable, the others are."""
+    me = _USERS[0]
+    before = _index_scans(admin)
     with rolled_back(admin):
         _fill_history(admin)
-        admin.execute("set local enable_seqscan = off")
-        used = _indexes_in_plan(
-            admin, "select id from public.user_generations where prompt ilike '%zebra%'"
+        # The setup reads no index, so that every scan counted is the check's own.
+        admin.execute("set local enable_indexscan = off; set local enable_bitmapscan = off")
+        # Row 3's thumbnail is shared with row 6, which is kept.
+        admin.execute(
+            "update public.user_generations set thumbnail_url = %s where image_url = %s",
+            (f"{me}/3.thumb.webp", f"{me}/6.webp"),
         )
-    assert used == {"user_generations_prompt_trgm_idx"}
+        doomed = admin.execute(
+            "select id from public.user_generations where image_url = %s", (f"{me}/3.webp",)
+        ).fetchone()
+        assert doomed is not None
+        admin.execute("set local enable_indexscan = on; set local enable_bitmapscan = on")
+        row = admin.execute(
+            "select public.genvault_unreferenced_paths(%s, array[%s, %s], array[%s]::uuid[])"
+            " as paths",
+            (me, f"{me}/3.webp", f"{me}/3.thumb.webp", doomed["id"]),
+        ).fetchone()
+    assert row == {"paths": [f"{me}/3.webp"]}
+    scanned = _scans_during(admin, before)
+    assert {"user_generations_image_url_idx", "user_generations_thumbnail_url_idx"} <= set(
+        scanned
+    ), scanned
+    assert "user_generations_user_created_idx" not in scanned
 
 
 # ---------------------------------------------------------------------------

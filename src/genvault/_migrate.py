@@ -38,6 +38,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("add_image_storage.sql"),
     Migration("monitoring.sql"),
     Migration("storage.sql", needs_storage=True),
+    Migration("history_at_scale.sql"),
+    Migration("organising.sql"),
+    Migration("storage_sharing.sql", needs_storage=True),
 )
 
 Status = Literal["applied", "unchanged", "drift", "skipped"]

@@ -1,0 +1,589 @@
+-- =============================================================================
+-- genvault: keeping a large history fast.
+--
+-- Apply after monitoring.sql (or run `gen db migrate`). Idempotent.
+--
+-- A user with 100,000 generations should search, see their statistics and
+-- delete as quickly as a user with 20. Three changes make that so:
+--
+--   1. search reads one index that holds each prompt's trigrams together with
+--      its owner, so only the caller's matches are read;
+--   2. the figures my_stats() reports are kept up to date by triggers in
+--      small per-user summary tables, so it reads hundreds of rows, not every
+--      generation of the caller;
+--   3. the "is this stored file still used?" question asked on delete and on
+--      retention clean-up is answered by an index, not by reading the owner's
+--      whole history.
+-- =============================================================================
+
+-- -----------------------------------------------------------------------------
+-- 1. Search: trigrams indexed with their owner
+-- -----------------------------------------------------------------------------
+
+-- The trigram index alone knows which prompts contain a term's trigrams, but
+-- not whose they are: for a user with 100,000 rows, a term found in a few
+-- hundred of their prompts and in thousands of other users' made PostgreSQL
+-- read long lists of everyone's rows and then combine them with the user's
+-- 100,000 entries of the history index (20-36 ms). Here each indexed key is a
+-- trigram together with its owner: the 24-bit hash of the trigram and, above
+-- it, one of 64 buckets the owner's id falls in. The lists a search reads
+-- are then those of the caller's bucket alone, about 1/64 of everyone's.
+-- Hash collisions only let extra rows through to the ILIKE that always
+-- follows; they never hide a match.
+create or replace function public.genvault_search_keys(owner text, prompt text)
+returns integer[]
+language sql immutable parallel safe
+set search_path = ''
+as $$
+  select array(select ((hashtext(owner) & 63) << 24) | (hashtext(t) & 16777215)
+                 from unnest(extensions.show_trgm(prompt)) as t)
+$$;
+comment on function public.genvault_search_keys(text, text) is
+  'The keys user_generations_search_idx holds for a prompt of owner: each trigram '
+  'of the prompt, hashed together with owner''s bucket.';
+
+-- The keys every prompt containing term must have. pg_trgm pads each word with
+-- spaces, and a term may be the middle of a longer word ("cat" in "delicate"),
+-- so only the term's inner trigrams (no padding) are certain to be in such a
+-- prompt; pg_trgm shows trigrams with non-ASCII letters as hashes, which
+-- cannot be told apart from padded ones, so those are left out too. A term
+-- with no inner trigram (under 3 letters) gives no key: search then walks the
+-- user's history instead.
+create or replace function public.genvault_search_term_keys(owner text, term text)
+returns integer[]
+language sql immutable parallel safe
+set search_path = ''
+as $$
+  select array(select ((hashtext(owner) & 63) << 24) | (hashtext(t) & 16777215)
+                 from unnest(extensions.show_trgm(term)) as t
+                where length(t) = 3 and position(' ' in t) = 0)
+$$;
+comment on function public.genvault_search_term_keys(text, text) is
+  'The keys of user_generations_search_idx that every prompt of owner containing '
+  'term has (none for a term under 3 letters).';
+
+create index if not exists user_generations_search_idx
+  on public.user_generations using gin (public.genvault_search_keys(user_id, prompt));
+comment on index public.user_generations_search_idx is
+  'Search within one user''s prompts: "genvault_search_keys(user_id, prompt) @> '
+  'genvault_search_term_keys(me, term)" finds the candidates, ILIKE confirms them.';
+
+drop index if exists public.user_generations_prompt_trgm_idx;
+
+-- add_image_storage.sql raised the prompt column's statistics to 1000 entries
+-- so that the planner could choose a search plan from how common a term is.
+-- Search no longer asks the planner that (see search_generations), and those
+-- entries cost every query with ILIKE several milliseconds of planning, so
+-- the column goes back to the server's default.
+alter table public.user_generations alter column prompt set statistics -1;
+
+create or replace function public.search_generations(
+  search_text text,
+  page_size integer default 50,
+  before_created_at timestamptz default null,
+  before_id uuid default null
+) returns setof public.user_generations
+language plpgsql stable security definer
+set search_path = ''
+as $$
+declare
+  me text := public.genvault_require_user();
+  pattern text;
+  keys integer[];
+  found uuid[];
+begin
+  if search_text is null or length(btrim(search_text)) = 0 then
+    raise exception 'search text must not be empty' using errcode = '22023';
+  end if;
+  if length(search_text) > 2000 then
+    raise exception 'search text must be at most 2000 characters' using errcode = '22023';
+  end if;
+  -- 1001: a page of up to 1000 plus the one look-ahead row that tells a client
+  -- whether another page follows.
+  if page_size is null or page_size not between 1 and 1001 then
+    raise exception 'page size must be between 1 and 1000' using errcode = '22023';
+  end if;
+  -- The user's text is matched literally: \, % and _ are escaped.
+  pattern := '%' || replace(replace(replace(btrim(search_text), '\', '\\'), '%', '\%'), '_', '\_') || '%';
+  keys := public.genvault_search_term_keys(me, btrim(search_text));
+  -- With no cursor, start after the newest possible row.
+  before_created_at := coalesce(before_created_at, 'infinity');
+  before_id := coalesce(before_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid);
+
+  -- Why SECURITY DEFINER. Under Row Level Security PostgreSQL applies the policy
+  -- before any condition that is not leakproof, and ILIKE is not: it cannot be
+  -- an index condition, so a user's search could only walk all of their rows
+  -- (0.4 s for a term absent from 100,000 prompts). Running as the table's
+  -- owner, the search may use the search index. The price is that RLS does not
+  -- guard these statements: the "user_id = me" in each is what keeps them to
+  -- the caller's rows, with me taken from the request's verified claims exactly
+  -- as the policy takes it, and the function is granted to authenticated only.
+  --
+  -- Two ways to find a page, and no planner estimate can tell which is quicker,
+  -- because that depends on where in the caller's history the matches are. A
+  -- term in many of the caller's recent prompts is found by reading their
+  -- newest rows until a page is full; a rare one through the search index,
+  -- which hands over every candidate at once. So: read the newest 2,000 rows
+  -- after the cursor, and if they hold a full page (a term in at least one
+  -- prompt in 40), that is the page; otherwise take the candidates from the
+  -- index alone (materialised, so that the planner cannot combine the index
+  -- with the caller's 100,000 history entries instead) and sort those. A term
+  -- under 3 letters has no keys: the second step then walks the history.
+  found := array(
+    select w.id
+      from (select g.id, g.created_at, g.prompt
+              from public.user_generations g
+             where g.user_id = me
+               and (g.created_at, g.id) < (before_created_at, before_id)
+             order by g.created_at desc, g.id desc
+             limit 2000) w
+     where w.prompt ilike pattern
+     order by w.created_at desc, w.id desc
+     limit page_size);
+  if cardinality(found) >= page_size then
+    return query
+      select g.* from public.user_generations g
+       where g.id = any (found)
+       order by g.created_at desc, g.id desc;
+  elsif cardinality(keys) > 0 then
+    return query
+      with candidates as materialized (
+        select g.id, g.user_id, g.created_at, g.prompt from public.user_generations g
+         where public.genvault_search_keys(g.user_id, g.prompt) @> keys
+      ), page as (
+        select c.id from candidates c
+         where c.user_id = me
+           and c.prompt ilike pattern
+           and (c.created_at, c.id) < (before_created_at, before_id)
+         order by c.created_at desc, c.id desc
+         limit page_size
+      )
+      select g.* from public.user_generations g
+       where g.id in (select p.id from page p)
+       order by g.created_at desc, g.id desc;
+  else
+    return query
+      select g.* from public.user_generations g
+       where g.user_id = me
+         and g.prompt ilike pattern
+         and (g.created_at, g.id) < (before_created_at, before_id)
+       order by g.created_at desc, g.id desc
+       limit page_size;
+  end if;
+end
+$$;
+comment on function public.search_generations(text, integer, timestamptz, uuid) is
+  'Case-insensitive substring search over the caller''s prompts, newest first, '
+  'with the same keyset paging as list_generations. %, _ and \ match literally. '
+  'SECURITY DEFINER so that the trigram index can serve it (ILIKE is not '
+  'leakproof); it filters on the caller''s user id itself.';
+
+-- -----------------------------------------------------------------------------
+-- 2. Statistics: per-user summaries kept by triggers
+-- -----------------------------------------------------------------------------
+
+-- The totals, the images per day and the prompt counts of each user. Only the
+-- triggers below write them (as the table owner); a user reads their own rows.
+create table if not exists public.user_generation_totals (
+  user_id text primary key references public.user_credits (user_id) on delete cascade,
+  images bigint not null default 0 check (images >= 0),
+  bytes bigint not null default 0 check (bytes >= 0),
+  credits_spent bigint not null default 0 check (credits_spent >= 0)
+);
+comment on table public.user_generation_totals is
+  'Per user: how many generations, their stored bytes, and credits spent. Kept by '
+  'triggers on user_generations and credit_ledger; read by my_stats().';
+
+create table if not exists public.user_generation_days (
+  user_id text not null references public.user_credits (user_id) on delete cascade,
+  day date not null,
+  images bigint not null check (images >= 0),
+  primary key (user_id, day)
+);
+comment on table public.user_generation_days is
+  'Per user and UTC day: how many of their generations were made that day. A day '
+  'with none has no row. Kept by triggers; read by my_stats().';
+
+create table if not exists public.user_prompt_counts (
+  user_id text not null references public.user_credits (user_id) on delete cascade,
+  prompt_key uuid not null,
+  prompt text not null,
+  uses bigint not null check (uses >= 0),
+  primary key (user_id, prompt_key)
+);
+comment on table public.user_prompt_counts is
+  'Per user and prompt (compared case- and space-insensitively): how many of their '
+  'generations used it. prompt_key is the MD5 of the folded prompt, which a b-tree '
+  'can hold whatever the prompt''s length. Kept by triggers; read by my_stats().';
+comment on column public.user_prompt_counts.prompt is 'The prompt, trimmed and lower-cased.';
+
+-- "Most used prompts first", ties in alphabetical order: the index gives the
+-- order of the first 200 characters, and only prompts that share those need
+-- sorting further.
+create index if not exists user_prompt_counts_top_idx
+  on public.user_prompt_counts (user_id, uses desc, left(prompt, 200));
+comment on index public.user_prompt_counts_top_idx is
+  'my_stats(): a user''s most used prompts, read in order.';
+
+-- How a prompt is folded for counting, in one place.
+create or replace function public.genvault_prompt_key(prompt text) returns uuid
+language sql immutable parallel safe
+set search_path = ''
+as $$
+  select md5(lower(btrim(prompt)))::uuid
+$$;
+comment on function public.genvault_prompt_key(text) is
+  'The key under which a prompt is counted: MD5 of the trimmed, lower-cased text.';
+
+-- The statements that apply a set of changed generations to their owners'
+-- summaries, to be run in order with EXECUTE. (Text, not a function that runs
+-- them: a trigger's transition tables are visible to the trigger function's
+-- own statements only.) `changes` is a query returning (user_id, prompt, created_at, image_bytes, sign), sign
+-- being 1 for a row that now counts and -1 for one that no longer does. Rows
+-- are grouped first, so a statement touching thousands of rows makes one
+-- change per user, day and prompt; groups whose changes cancel out (an update
+-- that left the counted columns alone) are skipped. Keys are taken in order,
+-- so two statements touching the same keys wait for each other instead of
+-- deadlocking. A count that reaches zero is removed. Rows of a user who is
+-- being erased (their credits row, and with it their summaries, already gone
+-- by the time a cascade's trigger runs) change nothing.
+create or replace function public.genvault_summary_statements(changes text)
+returns text[]
+language sql immutable
+set search_path = ''
+as $$
+  with delta (summary, query, keys) as (values
+    ('public.user_generation_totals',
+     'select c.user_id, sum(c.sign) as images, coalesce(sum(c.sign * c.image_bytes), 0) as bytes
+        from (%s) c join public.user_credits u on u.user_id = c.user_id group by 1
+       having sum(c.sign) <> 0 or coalesce(sum(c.sign * c.image_bytes), 0) <> 0',
+     'user_id'),
+    ('public.user_generation_days',
+     'select c.user_id, (c.created_at at time zone ''UTC'')::date as day, sum(c.sign) as images
+        from (%s) c join public.user_credits u on u.user_id = c.user_id group by 1, 2 having sum(c.sign) <> 0',
+     'user_id, day'),
+    ('public.user_prompt_counts',
+     'select c.user_id, public.genvault_prompt_key(c.prompt) as prompt_key,
+             min(lower(btrim(c.prompt))) as prompt, sum(c.sign) as uses
+        from (%s) c join public.user_credits u on u.user_id = c.user_id group by 1, 2 having sum(c.sign) <> 0',
+     'user_id, prompt_key')
+  ), counted (summary, columns) as (values
+    ('public.user_generation_totals', array['images', 'bytes']),
+    ('public.user_generation_days', array['images']),
+    ('public.user_prompt_counts', array['uses'])
+  )
+  select array_agg(statement order by n)
+    from delta d
+    join counted c using (summary)
+   cross join lateral (values
+     -- 1. Existing rows take the change.
+     (1, format('update %1$s s set %2$s from (%3$s) d where %4$s',
+                d.summary,
+                (select string_agg(format('%1$s = s.%1$s + d.%1$s', col), ', ')
+                   from unnest(c.columns) col),
+                format(d.query, changes),
+                (select string_agg(format('s.%1$s = d.%1$s', k), ' and ')
+                   from unnest(string_to_array(replace(d.keys, ' ', ''), ',')) k))),
+     -- 2. New keys are inserted (a concurrent insert of the same key adds to it).
+     (2, format('insert into %1$s as s select d.* from (%2$s) d
+                  where not exists (select from %1$s e where %3$s)
+                  order by %4$s
+                 on conflict (%4$s) do update set %5$s',
+                d.summary, format(d.query, changes),
+                (select string_agg(format('e.%1$s = d.%1$s', k), ' and ')
+                   from unnest(string_to_array(replace(d.keys, ' ', ''), ',')) k),
+                d.keys,
+                (select string_agg(format('%1$s = s.%1$s + excluded.%1$s', col), ', ')
+                   from unnest(c.columns) col))),
+     -- 3. A day or a prompt whose count reached zero goes.
+     (3, case when d.summary <> 'public.user_generation_totals' then
+           format('delete from %1$s s using (%2$s) d where %3$s and s.%4$s = 0',
+                  d.summary, format(d.query, changes),
+                  (select string_agg(format('s.%1$s = d.%1$s', k), ' and ')
+                     from unnest(string_to_array(replace(d.keys, ' ', ''), ',')) k),
+                  c.columns[1])
+         end)
+   ) as step (k, statement)
+   cross join lateral (select (case d.summary when 'public.user_generation_totals' then 0
+                                              when 'public.user_generation_days' then 1
+                                              else 2 end) * 10 + step.k) as o (n)
+   where statement is not null
+$$;
+comment on function public.genvault_summary_statements(text) is
+  'The statements that add and take away changed generations (a query of user_id, '
+  'prompt, created_at, image_bytes, sign) from their owners'' totals, days and '
+  'prompt counts.';
+
+-- The rows a user's history counts. One place, so that the triggers and the
+-- rebuild agree on it.
+create or replace function public.genvault_counted_generations(source text)
+returns text
+language sql immutable
+set search_path = ''
+as $$
+  select format('select s.user_id, s.prompt, s.created_at, s.image_bytes from %s s', source)
+$$;
+comment on function public.genvault_counted_generations(text) is
+  'The query over a table (or transition table) of generations that the summaries count.';
+
+-- Trigger: runs once per statement with the statement's changed rows, so that a
+-- COPY or a retention purge of many rows updates each summary row once.
+create or replace function public.genvault_summarise_generations() returns trigger
+language plpgsql volatile security definer
+set search_path = ''
+as $$
+declare
+  added text := format('select a.*, 1 as sign from (%s) a',
+                       public.genvault_counted_generations('new_rows'));
+  removed text := format('select r.*, -1 as sign from (%s) r',
+                         public.genvault_counted_generations('old_rows'));
+  statement text;
+begin
+  foreach statement in array public.genvault_summary_statements(case tg_op
+    when 'INSERT' then added
+    when 'DELETE' then removed
+    else added || ' union all ' || removed
+  end) loop
+    execute statement;
+  end loop;
+  return null;
+end
+$$;
+comment on function public.genvault_summarise_generations() is
+  'Trigger: keeps user_generation_totals, user_generation_days and '
+  'user_prompt_counts equal to what user_generations holds. SECURITY DEFINER: '
+  'users cannot write the summaries themselves.';
+
+create or replace trigger user_generations_summarise_insert
+  after insert on public.user_generations
+  referencing new table as new_rows
+  for each statement execute function public.genvault_summarise_generations();
+create or replace trigger user_generations_summarise_update
+  after update on public.user_generations
+  referencing old table as old_rows new table as new_rows
+  for each statement execute function public.genvault_summarise_generations();
+create or replace trigger user_generations_summarise_delete
+  after delete on public.user_generations
+  referencing old table as old_rows
+  for each statement execute function public.genvault_summarise_generations();
+
+create or replace function public.genvault_count_spends() returns trigger
+language plpgsql volatile security definer
+set search_path = ''
+as $$
+begin
+  insert into public.user_generation_totals as t (user_id, credits_spent)
+  select n.user_id, count(*)
+    from new_rows n
+   where n.reason = 'spend'
+   group by n.user_id
+   order by n.user_id
+  on conflict (user_id) do update set credits_spent = t.credits_spent + excluded.credits_spent;
+  return null;
+end
+$$;
+comment on function public.genvault_count_spends() is
+  'Trigger: counts each user''s spent credits into user_generation_totals (the '
+  'ledger is append-only, so only inserts matter).';
+
+create or replace trigger credit_ledger_count_spends
+  after insert on public.credit_ledger
+  referencing new table as new_rows
+  for each statement execute function public.genvault_count_spends();
+
+-- Recomputes every summary from the rows themselves: the first time this file
+-- is applied to a database that already has a history, and whenever an
+-- operator wants to be sure (for example after loading rows with triggers
+-- disabled). Holds off writers to both tables while it runs.
+create or replace function public.genvault_rebuild_summaries() returns bigint
+language plpgsql volatile security definer
+set search_path = ''
+as $$
+declare
+  counted bigint;
+  statement text;
+begin
+  perform public.genvault_require_operator();
+  lock table public.user_generations, public.credit_ledger in share mode;
+  delete from public.user_prompt_counts;
+  delete from public.user_generation_days;
+  delete from public.user_generation_totals;
+  foreach statement in array public.genvault_summary_statements(
+    format('select a.*, 1 as sign from (%s) a',
+           public.genvault_counted_generations('public.user_generations'))) loop
+    execute statement;
+  end loop;
+  insert into public.user_generation_totals as t (user_id, credits_spent)
+  select l.user_id, count(*)
+    from public.credit_ledger l
+   where l.reason = 'spend'
+   group by l.user_id
+  on conflict (user_id) do update set credits_spent = excluded.credits_spent;
+  select coalesce(sum(t.images), 0) into counted from public.user_generation_totals t;
+  return counted;
+end
+$$;
+comment on function public.genvault_rebuild_summaries() is
+  'Operators: recomputes the per-user summaries from user_generations and the '
+  'ledger; returns the number of generations counted.';
+
+-- Fill the summaries once, where the history predates them.
+do $$
+begin
+  if not exists (select from public.user_generation_totals)
+     and (exists (select from public.user_generations)
+          or exists (select from public.credit_ledger where reason = 'spend')) then
+    perform public.genvault_rebuild_summaries();
+  end if;
+end
+$$;
+
+-- A user reads their own summary rows; nobody else (service_role aside) reads
+-- or writes them, and only the triggers above change them.
+alter table public.user_generation_totals enable row level security;
+alter table public.user_generation_days enable row level security;
+alter table public.user_prompt_counts enable row level security;
+
+drop policy if exists "Users can read their own totals" on public.user_generation_totals;
+create policy "Users can read their own totals"
+  on public.user_generation_totals for select
+  to authenticated
+  using ((select auth.uid())::text = user_id);
+comment on policy "Users can read their own totals" on public.user_generation_totals is
+  'A user sees only their own totals; they are written by triggers alone.';
+
+drop policy if exists "Users can read their own days" on public.user_generation_days;
+create policy "Users can read their own days"
+  on public.user_generation_days for select
+  to authenticated
+  using ((select auth.uid())::text = user_id);
+comment on policy "Users can read their own days" on public.user_generation_days is
+  'A user sees only their own images-per-day counts; written by triggers alone.';
+
+drop policy if exists "Users can read their own prompt counts" on public.user_prompt_counts;
+create policy "Users can read their own prompt counts"
+  on public.user_prompt_counts for select
+  to authenticated
+  using ((select auth.uid())::text = user_id);
+comment on policy "Users can read their own prompt counts" on public.user_prompt_counts is
+  'A user sees only the counts of their own prompts; written by triggers alone.';
+
+-- The first and last dates of a user's history: the two ends of their part of
+-- the (user_id, created_at, id) index. Runs with the caller's rights.
+create or replace function public.genvault_history_bounds(owner text)
+returns table (first_at timestamptz, last_at timestamptz)
+language sql stable
+set search_path = ''
+as $$
+  select (select g.created_at from public.user_generations g
+           where g.user_id = owner order by g.created_at, g.id limit 1),
+         (select g.created_at from public.user_generations g
+           where g.user_id = owner order by g.created_at desc, g.id desc limit 1)
+$$;
+comment on function public.genvault_history_bounds(text) is
+  'When owner''s first and last generations in the history were made.';
+
+create or replace function public.my_stats(days integer default 30, top integer default 5)
+returns jsonb
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+  me text := public.genvault_require_user();
+  since date;
+  result jsonb;
+begin
+  if days is null or days not between 1 and 3660 then
+    raise exception 'days must be between 1 and 3660' using errcode = '22023';
+  end if;
+  if top is null or top not between 1 and 100 then
+    raise exception 'top must be between 1 and 100' using errcode = '22023';
+  end if;
+  since := (now() at time zone 'UTC')::date - (days - 1);
+  -- Everything comes from the summaries (a row per user, per day, per prompt),
+  -- except the first and last dates (genvault_history_bounds).
+  select jsonb_build_object(
+    'total', coalesce(t.images, 0),
+    'bytes', coalesce(t.bytes, 0),
+    'first_at', (select b.first_at from public.genvault_history_bounds(me) b),
+    'last_at', (select b.last_at from public.genvault_history_bounds(me) b),
+    'credits', (select c.credits from public.user_credits c where c.user_id = me),
+    'credits_spent', coalesce(t.credits_spent, 0),
+    'per_day', coalesce((
+      select jsonb_agg(jsonb_build_object('day', d.day, 'images', d.images) order by d.day)
+        from public.user_generation_days d
+       where d.user_id = me and d.day >= since and d.images > 0), '[]'::jsonb),
+    'per_week', coalesce((
+      select jsonb_agg(jsonb_build_object('week', w.week, 'images', w.images) order by w.week)
+        from (select pg_catalog.date_trunc('week', d.day)::date as week, sum(d.images) as images
+                from public.user_generation_days d
+               where d.user_id = me and d.day >= since and d.images > 0
+               group by 1) w), '[]'::jsonb),
+    'top_prompts', coalesce((
+      select jsonb_agg(jsonb_build_object('prompt', p.prompt, 'uses', p.uses)
+                       order by p.uses desc, left(p.prompt, 200), p.prompt)
+        from (select p.prompt, p.uses
+                from public.user_prompt_counts p
+               where p.user_id = me and p.uses > 0
+               order by p.uses desc, left(p.prompt, 200), p.prompt
+               limit top) p), '[]'::jsonb)
+  ) into result
+  from (select) as one
+  left join public.user_generation_totals t on t.user_id = me;
+  return result;
+end
+$$;
+comment on function public.my_stats(integer, integer) is
+  'The caller''s own figures: totals, bytes, credits, images per day and per week '
+  'over the last N days, and their most used prompts. Reads the per-user '
+  'summaries with the caller''s rights, so RLS keeps it to their rows.';
+
+-- -----------------------------------------------------------------------------
+-- 3. Is a stored file still used? Indexes for the reference count
+-- -----------------------------------------------------------------------------
+
+-- genvault_unreferenced_paths (on delete and retention clean-up) and
+-- referenced_paths (the storage sweep) look rows up by the exact path. Hash
+-- indexes answer equality only, which is all these questions ask, in a
+-- fraction of the size of a b-tree over paths of 80-odd characters.
+create index if not exists user_generations_image_url_idx
+  on public.user_generations using hash (image_url);
+comment on index public.user_generations_image_url_idx is
+  'Which rows use this stored image: delete and clean-up keep files still in use.';
+create index if not exists user_generations_thumbnail_url_idx
+  on public.user_generations using hash (thumbnail_url);
+comment on index public.user_generations_thumbnail_url_idx is
+  'Which rows use this stored thumbnail: delete and clean-up keep files still in use.';
+
+-- -----------------------------------------------------------------------------
+-- Grants: users read their own summaries; the machinery is not callable.
+-- -----------------------------------------------------------------------------
+revoke all on public.user_generation_totals, public.user_generation_days,
+  public.user_prompt_counts from public, anon, authenticated;
+grant select on public.user_generation_totals, public.user_generation_days,
+  public.user_prompt_counts to authenticated;
+grant all on public.user_generation_totals, public.user_generation_days,
+  public.user_prompt_counts to service_role;
+
+revoke execute on function
+  public.search_generations(text, integer, timestamptz, uuid),
+  public.genvault_search_keys(text, text),
+  public.genvault_search_term_keys(text, text),
+  public.genvault_prompt_key(text),
+  public.genvault_summary_statements(text),
+  public.genvault_counted_generations(text),
+  public.genvault_summarise_generations(),
+  public.genvault_count_spends(),
+  public.genvault_rebuild_summaries(),
+  public.genvault_history_bounds(text),
+  public.my_stats(integer, integer)
+  from public, anon, authenticated, service_role;
+
+grant execute on function public.search_generations(text, integer, timestamptz, uuid)
+  to authenticated;
+grant execute on function public.my_stats(integer, integer) to authenticated;
+-- Runs inside my_stats, as the caller.
+grant execute on function public.genvault_history_bounds(text) to authenticated;
+grant execute on function public.genvault_rebuild_summaries() to service_role;
+-- The search index's expression runs as whoever writes a row.
+grant execute on function public.genvault_search_keys(text, text) to authenticated, service_role;

@@ -1,0 +1,1 @@
+../../database/history_at_scale.sql

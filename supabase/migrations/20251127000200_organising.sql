@@ -1,0 +1,1 @@
+../../database/organising.sql

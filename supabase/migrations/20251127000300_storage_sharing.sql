@@ -1,0 +1,1 @@
+../../database/storage_sharing.sql
