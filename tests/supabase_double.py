@@ -13,12 +13,17 @@ REST is not modelled: ``POST /rest/v1/rpc/<fn>`` runs the real SQL function in
 a real PostgreSQL as PostgREST does. The double verifies the Bearer token with
 the project's JWT secret, then, in one transaction, sets ``role`` and
 ``request.jwt.claims`` (both transaction-local) and calls ``public.<fn>`` with
-the JSON body's keys as named arguments, so row level security decides.
+the JSON body's keys as named arguments, so row level security decides. A call
+with the public key and no user's token runs as ``anon`` (a visitor); one to a
+function that anon may not execute is recorded as a violation, since a correct
+client sends the user's token there.
 
 Auth keeps users, sessions and single-use refresh tokens in memory; email codes
 land in :attr:`SupabaseDouble.outbox`. Storage keeps files in memory and applies
 the per-user folder policies of ``database/storage.sql``: writes outside the
-caller's folder are refused, reads of others' files find nothing.
+caller's folder are refused, reads of others' files find nothing, unless
+``database/storage_sharing.sql``'s policy (asked of the database as the
+reader) says the file is shared with them.
 """
 
 from __future__ import annotations
@@ -110,6 +115,7 @@ class _Function:
     types: Mapping[str, str]
     required: frozenset[str]
     returns: Literal["rows", "values", "object", "value", "void"]
+    oid: int
 
 
 def _now_iso() -> str:
@@ -524,6 +530,14 @@ class SupabaseDouble:
             if auth is not None:
                 self._violate(request, "an sb_secret_ key goes in apikey only")
             return "service_role", {"role": "service_role"}
+        # A visitor without an account: PostgREST runs the call as anon. With a
+        # publishable key the gateway does so when no Authorization is sent; a
+        # legacy anon key (a JWT) is sent as the Bearer token too.
+        if service == "rest" and apikey == self.public_key:
+            if auth is None and not self.public_key.startswith("eyJ"):
+                return "anon", {"role": "anon"}
+            if auth == f"Bearer {self.public_key}" and self.public_key.startswith("eyJ"):
+                return "anon", {"role": "anon"}
         if auth is None or not auth.startswith("Bearer "):
             self._violate(request, "no Authorization: Bearer token, so this would run as anon")
         token = auth[len("Bearer ") :]
@@ -577,7 +591,25 @@ class SupabaseDouble:
         args = self._json_body(request)
         if self.database_url is None:
             self._violate(request, "this double was made without a database")
-        return self._call(route[len("rpc/") :], args, *identity)
+        fn = route[len("rpc/") :]
+        if identity[0] == "anon" and not self._anon_may_call(fn, set(args)):
+            self._violate(
+                request, f"this runs as anon (no user's token), and anon may not call {fn}"
+            )
+        return self._call(fn, args, *identity)
+
+    def _anon_may_call(self, fn: str, given: set[str]) -> bool:
+        """Whether anon may execute the overload of ``public.<fn>`` these arguments call."""
+        conn = self._connection()
+        with conn.transaction():
+            function = self._function(conn, fn, given)
+            if function is None:
+                return True  # PostgREST answers PGRST202 whoever calls
+            row = conn.execute(
+                "select has_function_privilege('anon', %s::oid, 'EXECUTE') as allowed",
+                (function.oid,),
+            ).fetchone()
+        return bool(row and row["allowed"])
 
     def _connection(self) -> psycopg.Connection[dict[str, Any]]:
         if self._db is None:
@@ -641,7 +673,7 @@ class SupabaseDouble:
         """The overload of ``public.<fn>`` these argument names can call, as PostgREST finds it."""
         rows = conn.execute(
             """
-            select p.proretset as retset, t.typtype as kind, t.typname as type_name,
+            select p.oid, p.proretset as retset, t.typtype as kind, t.typname as type_name,
                    coalesce(p.proargnames, array[]::text[]) as names,
                    coalesce(p.proargmodes::text[], array[]::text[]) as modes,
                    array(select pg_catalog.format_type(a.t, null)
@@ -676,7 +708,11 @@ class SupabaseDouble:
             else:
                 returns = "object" if composite else "value"
             return _Function(
-                tuple(names), dict(zip(names, row["in_types"], strict=True)), required, returns
+                tuple(names),
+                dict(zip(names, row["in_types"], strict=True)),
+                required,
+                returns,
+                int(row["oid"]),
             )
         return None
 
@@ -767,6 +803,25 @@ class SupabaseDouble:
         folders = name.split("/")[:-1]
         return role == "authenticated" and bool(folders) and folders[0] == claims.get("sub")
 
+    def _may_read(self, role: str, claims: Mapping[str, Any], name: str) -> bool:
+        """The SELECT policies: the folder one, and storage_sharing.sql's, which asks
+        the database (as the reader) whether the file is shared with them."""
+        if self._may_touch(role, claims, name):
+            return True
+        if role != "authenticated" or self.database_url is None:
+            return False
+        conn = self._connection()
+        with conn.transaction():
+            conn.execute(
+                "select set_config('role', 'authenticated', true),"
+                " set_config('request.jwt.claims', %s, true)",
+                (json.dumps(dict(claims)),),
+            )
+            row = conn.execute(
+                "select public.genvault_is_shared_file(%s) as ok", (name,)
+            ).fetchone()
+        return bool(row and row["ok"])
+
     def _upload(
         self,
         request: httpx.Request,
@@ -841,7 +896,7 @@ class SupabaseDouble:
         if (missing := self._no_bucket(bucket)) is not None:
             return missing
         stored = self.files.get((bucket, name))
-        if stored is None or not self._may_touch(role, claims, name):
+        if stored is None or not self._may_read(role, claims, name):
             return self._not_found()
         if info:
             return _json(200, self._info(bucket, name, stored))
@@ -936,7 +991,7 @@ class SupabaseDouble:
             return missing
         if expires_in < 1:
             return self._storage_error("400", "InvalidRequest", "expiresIn must be at least 1")
-        if (bucket, name) not in self.files or not self._may_touch(role, claims, name):
+        if (bucket, name) not in self.files or not self._may_read(role, claims, name):
             return self._not_found()
         now = int(time.time())
         token = jwt.encode(

@@ -36,7 +36,22 @@ if TYPE_CHECKING:
     from genvault._export import ExportResult
     from genvault._flow import SweepResult
     from genvault._imagegen import ASPECT_RATIOS, ImageModel, ImageRequest, ImageResult
-    from genvault._models import DeleteOutcome, Generation, LedgerEntry, Page
+    from genvault._models import (
+        Collection,
+        DeleteOutcome,
+        Generation,
+        HistoryFilter,
+        LedgerEntry,
+        Page,
+        PublicLink,
+        RenderedTemplate,
+        Share,
+        SharedGeneration,
+        SharedWithMe,
+        TagCount,
+        Template,
+    )
+    from genvault._organise import CollectionsRepo, SharingRepo, TemplatesRepo
     from genvault._repos import CreditsRepo, GenerationsRepo
     from genvault._session import Session
 
@@ -53,10 +68,22 @@ _LAZY = {
     "ImageModel": "genvault._imagegen",
     "ImageRequest": "genvault._imagegen",
     "ImageResult": "genvault._imagegen",
+    "Collection": "genvault._models",
     "DeleteOutcome": "genvault._models",
     "Generation": "genvault._models",
+    "HistoryFilter": "genvault._models",
     "LedgerEntry": "genvault._models",
     "Page": "genvault._models",
+    "PublicLink": "genvault._models",
+    "RenderedTemplate": "genvault._models",
+    "Share": "genvault._models",
+    "SharedGeneration": "genvault._models",
+    "SharedWithMe": "genvault._models",
+    "TagCount": "genvault._models",
+    "Template": "genvault._models",
+    "CollectionsRepo": "genvault._organise",
+    "SharingRepo": "genvault._organise",
+    "TemplatesRepo": "genvault._organise",
     "CreditsRepo": "genvault._repos",
     "GenerationsRepo": "genvault._repos",
     "Session": "genvault._session",
@@ -76,6 +103,8 @@ __all__ = [
     "AdminRepo",
     "BackendUnreachable",
     "Client",
+    "Collection",
+    "CollectionsRepo",
     "ConfigError",
     "Conflict",
     "CreditsRepo",
@@ -84,6 +113,7 @@ __all__ = [
     "Generation",
     "GenerationsRepo",
     "GenvaultError",
+    "HistoryFilter",
     "ImageModel",
     "ImageRequest",
     "ImageResult",
@@ -95,12 +125,21 @@ __all__ = [
     "NotSignedIn",
     "Page",
     "PermissionDenied",
+    "PublicLink",
     "PurgeResult",
+    "RenderedTemplate",
     "Session",
     "SessionExpired",
     "Settings",
+    "Share",
+    "SharedGeneration",
+    "SharedWithMe",
+    "SharingRepo",
     "StorageFailed",
     "SweepResult",
+    "TagCount",
+    "Template",
+    "TemplatesRepo",
 ]
 
 __version__ = "0.1.0"

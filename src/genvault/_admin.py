@@ -76,6 +76,25 @@ class AdminRepo:
             self._storage.delete(paths)
         return PurgeResult(generations=len(rows), files=len(paths), dry_run=dry_run)
 
+    def purge_trash(
+        self, older_than: timedelta = timedelta(days=30), *, max_rows: int = 10000
+    ) -> PurgeResult:
+        """Delete for good what has been in the trash longer than ``older_than``, files too."""
+        if older_than < timedelta(0):
+            raise InvalidInput("the age must not be negative", hint="e.g. 30d")
+        total = files = 0
+        while True:
+            rows = self._transport.rpc(
+                "admin_purge_trash", {"older_than": older_than, "max_rows": max_rows}
+            )
+            paths = sorted({p for r in rows for p in r["removable_paths"] or ()})
+            if paths:
+                self._storage.delete(paths)
+            total += len(rows)
+            files += len(paths)
+            if len(rows) < max_rows:
+                return PurgeResult(generations=total, files=files, dry_run=False)
+
     def grant(self, user: str, amount: int, *, idempotency_key: str | None = None) -> int:
         """Add ``amount`` credits (negative removes) to a user given by id or email."""
         user_id = self._transport.rpc("admin_find_user", {"who": user}, scalar=True)

@@ -12,7 +12,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -22,11 +22,24 @@ from typing import Any
 import psycopg
 
 from genvault._admin import AdminRepo
-from genvault._exceptions import BackendUnreachable, InvalidInput, NotSignedIn, PermissionDenied
+from genvault._exceptions import (
+    BackendUnreachable,
+    InvalidInput,
+    NotSignedIn,
+    PermissionDenied,
+    StorageFailed,
+)
 from genvault._export import ExportProgress, ExportResult, export_history
 from genvault._flow import Generator, SweepResult
 from genvault._imagegen import ImageModel, StatusCallback
-from genvault._models import Generation
+from genvault._models import Generation, SharedGeneration
+from genvault._organise import (
+    CollectionsRepo,
+    SharingRepo,
+    TemplatesRepo,
+    open_link,
+    read_shared,
+)
 from genvault._repos import CreditsRepo, GenerationsRepo
 from genvault._session import Session, SessionStore
 from genvault._settings import Settings
@@ -337,6 +350,44 @@ class Client:
         transport, _, _ = self._user()
         return CreditsRepo(transport)
 
+    @property
+    def collections(self) -> CollectionsRepo:
+        """The signed-in user's collections."""
+        transport, _, _ = self._user()
+        return CollectionsRepo(transport)
+
+    @property
+    def sharing(self) -> SharingRepo:
+        """What the signed-in user shares, and what others share with them."""
+        transport, storage, _ = self._user()
+        return SharingRepo(transport, storage)
+
+    @property
+    def templates(self) -> TemplatesRepo:
+        """The signed-in user's prompt templates."""
+        transport, _, _ = self._user()
+        return TemplatesRepo(transport)
+
+    def open_link(self, token: str) -> list[SharedGeneration]:
+        """What a public link shows, as a visitor without an account would see it."""
+        return open_link(self._anonymous(), token)
+
+    def read_link_image(self, item: SharedGeneration, *, thumbnail: bool = False) -> bytes:
+        """The bytes of an image a public link showed (see :meth:`open_link`)."""
+        if self.settings.storage_kind == "supabase":
+            raise StorageFailed(
+                "images behind public links are served from local storage only",
+                hint="open the link in `gen ui` on the machine that holds the images",
+            )
+        return read_shared(LocalStorage(self.settings.home / "images"), item, thumbnail=thumbnail)
+
+    def _anonymous(self) -> Transport:
+        if self.settings.hosted:
+            from genvault._hosted import HostedTransport
+
+            return HostedTransport.anonymous(self._supabase_client())
+        return DirectTransport(self._db_pool(), role="anon", claims={"role": "anon"})
+
     def _generator(self) -> Generator:
         transport, storage, user_id = self._user()
         return Generator(
@@ -356,18 +407,42 @@ class Client:
 
     def create(
         self,
-        prompt: str,
+        prompt: str | None = None,
         *,
         model: str | ImageModel | None = None,
-        aspect_ratio: str = "1:1",
+        aspect_ratio: str | None = None,
         seed: int | None = None,
         idempotency_key: str | None = None,
         on_status: StatusCallback | None = None,
+        template: str | None = None,
+        values: Mapping[str, str] | None = None,
     ) -> Generation:
         """Generate an image from ``prompt`` and save it to the history (one credit).
 
         ``model`` is a model name (default: the configured one) or an ImageModel.
+        With ``template``, the prompt (and, unless given here, the model and
+        settings) come from that saved template, its placeholders filled from
+        ``values``.
         """
+        if template is not None:
+            if prompt is not None:
+                raise InvalidInput(
+                    "give a prompt or a template, not both", hint="drop the prompt or --template"
+                )
+            rendered = self.templates.render(template, values or {})
+            prompt = rendered.prompt
+            model = model if model is not None else rendered.model
+            saved_ratio = rendered.params.get("aspect_ratio")
+            saved_seed = rendered.params.get("seed")
+            if aspect_ratio is None and isinstance(saved_ratio, str):
+                aspect_ratio = saved_ratio
+            if seed is None and isinstance(saved_seed, int):
+                seed = saved_seed
+        elif values:
+            raise InvalidInput("values fill a template", hint="add --template NAME")
+        if prompt is None:
+            raise InvalidInput("no prompt given", hint='e.g. gen create "a red fox in snow"')
+        aspect_ratio = aspect_ratio or "1:1"
         image_model = (
             model if model is not None and not isinstance(model, str) else self.model(model)
         )

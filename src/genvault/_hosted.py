@@ -107,18 +107,18 @@ class HostedTransport:
 
     Each request carries the user's access token, so PostgREST runs the function
     as that user and row level security decides what it sees, exactly as on a
-    direct connection.
+    direct connection. Without a token (``None``, see :meth:`anonymous`) the
+    calls run as ``anon``, as a visitor's do.
     """
 
-    def __init__(self, client: supabase.Client, access_token: str) -> None:
+    def __init__(self, client: supabase.Client, access_token: str | None) -> None:
+        auth = (
+            _anon_headers(client) if access_token is None else _auth_headers(client, access_token)
+        )
         self._rest = SyncPostgrestClient(
             str(client.rest_url),
             schema=client.options.schema,
-            headers={
-                "Accept": "application/json",
-                "Content-Type": "application/json",
-                **_auth_headers(client, access_token),
-            },
+            headers={"Accept": "application/json", "Content-Type": "application/json", **auth},
             http_client=_http_client(client),
         )
         self._where = str(client.supabase_url)
@@ -132,6 +132,11 @@ class HostedTransport:
         """
         _require_service_key(client)
         return cls(client, client.supabase_key)
+
+    @classmethod
+    def anonymous(cls, client: supabase.Client) -> HostedTransport:
+        """A visitor's transport (no account): the project's public key only."""
+        return cls(client, None)
 
     def rpc(self, fn: str, args: Mapping[str, Any], *, scalar: bool = False) -> Any:
         """Call ``public.<fn>`` with named ``args``, as the Transport protocol says."""
@@ -499,6 +504,18 @@ def _auth_headers(client: supabase.Client, token: str) -> dict[str, str]:
     if _is_jwt(token):
         return {"apikey": key, "Authorization": f"Bearer {token}"}
     raise NotSignedIn("the access token is malformed", hint="sign in with `gen login`")
+
+
+def _anon_headers(client: supabase.Client) -> dict[str, str]:
+    """``apikey`` (and, for a legacy anon key, which is a JWT, ``Authorization``) for
+    requests that run as ``anon``: the public key stands in for a user's token."""
+    key = client.supabase_key
+    if _key_role(key) == "service_role":
+        raise ConfigError(
+            "a visitor's calls must not carry the service role key",
+            hint="make the client with the public key (SUPABASE_ANON_KEY)",
+        )
+    return {"apikey": key, "Authorization": f"Bearer {key}"} if _is_jwt(key) else {"apikey": key}
 
 
 def _json_value(value: Any) -> Any:

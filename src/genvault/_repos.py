@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +19,16 @@ from typing import Any
 
 from genvault import _validate
 from genvault._exceptions import InvalidInput, NotFound, StorageFailed
-from genvault._models import Cursor, DeleteOutcome, Generation, LedgerEntry, Page
+from genvault._models import (
+    SORTS,
+    Cursor,
+    DeleteOutcome,
+    Generation,
+    HistoryFilter,
+    LedgerEntry,
+    Page,
+    TagCount,
+)
 from genvault._storage import Storage
 from genvault._transport import Transport
 
@@ -55,6 +65,64 @@ class GenerationsRepo:
         """One page of history, newest first. ``before`` is a previous page's cursor."""
         return self._page("list_generations", {}, limit, before)
 
+    def find(
+        self, where: HistoryFilter | None = None, *, limit: int = 50, before: str | None = None
+    ) -> Page:
+        """One page of the history (or the trash) under ``where``'s filters and order.
+
+        ``before`` is the previous page's cursor, from the same filter.
+        """
+        where = where or HistoryFilter()
+        _validate.page_size(limit)
+        if where.sort not in SORTS:
+            raise InvalidInput(
+                f"unknown order {where.sort!r}", hint="use one of: " + ", ".join(SORTS)
+            )
+        if where.text is not None:
+            _check_search_text(where.text)
+        if where.created_from and where.created_to and where.created_from >= where.created_to:
+            raise InvalidInput(
+                "the date range is empty: the start must come before the end",
+                hint="swap the two dates, or leave one of them out",
+            )
+        wanted = _validate.tags(where.tags) if where.tags else None
+        cursor = Cursor.decode(before) if before else None
+        if cursor is not None and (where.sort == "starred") != (cursor.starred is not None):
+            raise InvalidInput(
+                "this cursor belongs to a page in another order",
+                hint="start again from the first page",
+            )
+        rows = self._transport.rpc(
+            "find_generations",
+            {
+                "page_size": limit + 1,
+                "sort": where.sort,
+                "cursor_created_at": cursor.created_at if cursor else None,
+                "cursor_id": cursor.id if cursor else None,
+                "cursor_starred": cursor.starred if cursor else None,
+                "search_text": where.text,
+                "created_from": where.created_from,
+                "created_to": where.created_to,
+                "with_model": where.model,
+                "starred_only": where.starred,
+                "collection_id": (
+                    _validate.generation_id(where.collection_id, what="collection id")
+                    if where.collection_id
+                    else None
+                ),
+                "with_tags": wanted,
+                "in_trash": where.trash,
+            },
+        )
+        items = [Generation.from_row(r) for r in rows[:limit]]
+        more = len(rows) > limit
+        next_cursor = None
+        if more:
+            last = items[-1]
+            starred = last.starred if where.sort == "starred" else None
+            next_cursor = Cursor(last.created_at, last.id, starred).encode()
+        return Page(items, next_cursor)
+
     def refresh(self, *, limit: int = 50) -> Page:
         """The newest page again (after a create or delete elsewhere)."""
         return self.list(limit=limit)
@@ -70,14 +138,7 @@ class GenerationsRepo:
 
     def search(self, text: str, *, limit: int = 50, before: str | None = None) -> Page:
         """Generations whose prompt contains ``text`` (any case; %, _ and \\ are literal)."""
-        if not isinstance(text, str) or not text.strip():
-            raise InvalidInput("the search text is empty", hint="give a word from the prompt")
-        if len(text) > _validate.MAX_PROMPT:
-            raise InvalidInput(
-                "the search text is too long", hint=f"use at most {_validate.MAX_PROMPT} characters"
-            )
-        if "\x00" in text:
-            raise InvalidInput("the search text contains a NUL character", hint="remove it")
+        _check_search_text(text)
         return self._page("search_generations", {"search_text": text}, limit, before)
 
     def get(self, generation_id: str) -> Generation:
@@ -102,6 +163,63 @@ class GenerationsRepo:
         if paths:
             self._storage.delete(paths)
         return [DeleteOutcome(str(i), str(i) in gone) for i in ids]
+
+    def star(self, generation_ids: Iterable[str], *, starred: bool = True) -> builtins.list[str]:
+        """Star (or unstar) generations; returns the ids that are the user's."""
+        ids = _ids(generation_ids)
+        rows = self._transport.rpc("star_generations", {"generation_ids": ids, "starred": starred})
+        return _returned_ids(rows, "star_generations")
+
+    def trash(self, generation_ids: Iterable[str]) -> builtins.list[str]:
+        """Move generations to the trash (restorable for 30 days); returns the ids moved."""
+        rows = self._transport.rpc("trash_generations", {"generation_ids": _ids(generation_ids)})
+        return _returned_ids(rows, "trash_generations")
+
+    def restore(self, generation_ids: Iterable[str]) -> builtins.list[str]:
+        """Bring generations back from the trash; returns the ids restored."""
+        rows = self._transport.rpc("restore_generations", {"generation_ids": _ids(generation_ids)})
+        return _returned_ids(rows, "restore_generations")
+
+    def empty_trash(self) -> int:
+        """Delete everything in the trash for good, stored files too; returns how many."""
+        removed = 0
+        while True:
+            rows = self._transport.rpc("empty_trash", {"max_rows": 1000})
+            if not rows:
+                return removed
+            paths = sorted({p for r in rows for p in r["removable_paths"] or ()})
+            if paths:
+                self._storage.delete(paths)
+            removed += len(rows)
+
+    def tag(self, generation_ids: Iterable[str], tags: Iterable[str]) -> int:
+        """Add tags to generations; returns how many tags were new."""
+        names = _validate.tags(tags)
+        return int(
+            self._transport.rpc(
+                "tag_generations",
+                {"generation_ids": _ids(generation_ids), "tags": names},
+                scalar=True,
+            )
+            or 0
+        )
+
+    def untag(self, generation_ids: Iterable[str], tags: Iterable[str]) -> int:
+        """Remove tags from generations; returns how many were removed."""
+        names = _validate.tags(tags)
+        return int(
+            self._transport.rpc(
+                "untag_generations",
+                {"generation_ids": _ids(generation_ids), "tags": names},
+                scalar=True,
+            )
+            or 0
+        )
+
+    def tags(self) -> builtins.list[TagCount]:
+        """The user's tags, most used first, with how many generations carry each."""
+        rows = self._transport.rpc("my_tags", {})
+        return [TagCount(str(r["tag"]), int(r["images"])) for r in rows]
 
     def read_image(self, generation: Generation | str, *, thumbnail: bool = False) -> bytes:
         """The stored image (or its thumbnail) as bytes."""
@@ -151,6 +269,35 @@ class GenerationsRepo:
             "my_stats", {"days": days, "top": top}, scalar=True
         )
         return result
+
+
+def _check_search_text(text: str) -> None:
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInput("the search text is empty", hint="give a word from the prompt")
+    if len(text) > _validate.MAX_PROMPT:
+        raise InvalidInput(
+            "the search text is too long", hint=f"use at most {_validate.MAX_PROMPT} characters"
+        )
+    if "\x00" in text:
+        raise InvalidInput("the search text contains a NUL character", hint="remove it")
+
+
+def _ids(generation_ids: Iterable[str]) -> builtins.list[uuid.UUID]:
+    ids = [_validate.generation_id(g) for g in generation_ids]
+    if len(ids) > 1000:
+        raise InvalidInput("too many ids at once", hint="give at most 1000")
+    return ids
+
+
+def _returned_ids(rows: builtins.list[Any], fn: str) -> builtins.list[str]:
+    """The ids a set-returning SQL function of uuids gave back (either transport)."""
+    out: builtins.list[str] = []
+    for row in rows:
+        if isinstance(row, dict):
+            out.append(str(row[fn] if fn in row else next(iter(row.values()))))
+        else:
+            out.append(str(row))
+    return out
 
 
 class CreditsRepo:

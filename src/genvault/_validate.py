@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
+from collections.abc import Iterable
 
 from genvault._exceptions import InvalidInput
 from genvault._imagegen import ASPECT_RATIOS
@@ -86,13 +87,13 @@ def seed(value: int | None) -> int | None:
     return value
 
 
-def generation_id(value: str) -> uuid.UUID:
-    """A generation id as a UUID; refused when it is not one."""
+def generation_id(value: str, *, what: str = "generation id") -> uuid.UUID:
+    """A generation (or other) id as a UUID; refused when it is not one."""
     try:
         return uuid.UUID(str(value).strip())
     except ValueError as exc:
         raise InvalidInput(
-            f"{str(value)[:60]!r} is not a generation id",
+            f"{str(value)[:60]!r} is not a {what}",
             hint="ids look like 3f1c2a9e-5b7d-4e0a-9c1b-2d3e4f5a6b7c",
         ) from exc
 
@@ -113,3 +114,29 @@ def page_size(value: int) -> int:
             f"the limit {value} is out of range", hint=f"use a number from 1 to {MAX_PAGE}"
         )
     return value
+
+
+MAX_TAG = 50
+MAX_TAGS = 20
+
+
+def tags(values: Iterable[str]) -> list[str]:
+    """Tags as stored (trimmed, lower-case, no repeats); refused when one is empty or long."""
+    out: list[str] = []
+    for raw in values:
+        tag = str(raw).strip().lower()
+        if not tag:
+            raise InvalidInput("a tag is empty", hint="give tags like: portrait, 2024")
+        if len(tag) > MAX_TAG:
+            raise InvalidInput(
+                f"the tag {tag[:20]!r}... is too long", hint=f"use at most {MAX_TAG} characters"
+            )
+        if "\x00" in tag:
+            raise InvalidInput("a tag contains a NUL character", hint="remove it")
+        if tag not in out:
+            out.append(tag)
+    if not out:
+        raise InvalidInput("no tag given", hint="give at least one tag")
+    if len(out) > MAX_TAGS:
+        raise InvalidInput("too many tags", hint=f"an image can have at most {MAX_TAGS}")
+    return out

@@ -8,22 +8,30 @@ before anything runs as a user: nobody signed in, u0's expired token, u0's token
 signed with a wrong key, and a service_role token signed with a wrong key. Actors
 then create, list, search, get, delete, export, read stats and credits, hold and
 release reservations, sweep, delete their account, call every public function with
-other users' ids, and (direct transport) run SQL as the authenticated role.
+other users' ids, and (direct transport) run SQL as the authenticated role. They also
+organise: star, trash and restore, tag and untag, make, fill, rename and delete
+collections, share images and collections with each other by email and unshare them,
+create, open and revoke public links (opened without an account on the direct
+transport), and save, fill in and delete prompt templates, always with ids picked
+from every user's things.
 
 After every step the owner connection compares the whole database and the stored
-files with the model: a row, ledger entry or file of a user that changed in any way
-the model did not predict for that very actor fails the run.
+files with the model: a row, ledger entry, file, star, tag, collection, share, link or
+template of a user that changed in any way the model did not predict for that very
+actor fails the run. A share lets its recipient see the shared images, read-only, and
+nothing else; the model holds what each recipient and each link may show.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import shutil
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -162,6 +170,50 @@ class Expected:
     image_url: str
     thumbnail_url: str | None
     updated_at: datetime
+    starred: bool = False
+    trashed: bool = False
+    tags: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Album:
+    """A collection: its owner's id, its name and the generations in it."""
+
+    owner: str
+    name: str
+    items: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Share:
+    """One generation or one collection shared by ``owner`` with ``recipient`` (ids)."""
+
+    owner: str
+    recipient: str
+    generation: str | None
+    collection: str | None
+
+
+@dataclass
+class Link:
+    """A public link of ``owner`` (id), with the token only its creator was shown."""
+
+    owner: str
+    token: str
+    generation: str | None
+    collection: str | None
+    revoked: bool = False
+
+
+# Organising choices: tags that normalise onto each other, collection and template
+# names that differ only in case and spaces, prompts with and without placeholders.
+TAG_LISTS = st.lists(
+    st.sampled_from(("red", " Red", "BLUE", "green ", "blue")), min_size=1, max_size=3
+)
+ALBUM_NAMES = st.sampled_from(("Album", " album", "Other"))
+TEMPLATE_NAMES = st.sampled_from(("Cat", "cat ", " CAT", "dog"))
+TEMPLATE_PROMPTS = st.sampled_from(("a {x} cat", "plain", "{x} and {y}"))
+VALUES = st.sampled_from(("v", "{y}", "{x}"))
 
 
 class OwnershipMachine(RuleBasedStateMachine):
@@ -179,6 +231,10 @@ class OwnershipMachine(RuleBasedStateMachine):
         self.held: dict[str, set[str]] = {}
         self.gone: set[str] = set()
         self.exports = 0
+        self.albums: dict[str, Album] = {}
+        self.shares: dict[str, Share] = {}
+        self.links: dict[str, Link] = {}
+        self.templates: dict[tuple[str, str], tuple[str, str]] = {}
 
     # -- set-up -------------------------------------------------------------------------
     @initialize(credits=st.lists(st.integers(0, 3), min_size=3, max_size=3))
@@ -204,6 +260,36 @@ class OwnershipMachine(RuleBasedStateMachine):
         for name in USERS:
             self.create(name, f"first of {name}")
         self.hold("u1")
+        self.seed_organising()
+
+    def seed_organising(self) -> None:
+        """Each user files their first image in an album; u0 shares its album with u1,
+        u1 shares its first image with u2, and u2 makes a public link to its own."""
+        first: dict[str, str] = {}
+        album: dict[str, str] = {}
+        for name in USERS:
+            uid = self.uid(name)
+            first[name] = next(i for i, e in self.rows.items() if e.owner == uid)
+            rpc = self.rpc_of(name)
+            [row] = rpc("create_collection", {"name": "Album"})
+            album[name] = str(row["id"])
+            self.albums[album[name]] = Album(uid, "Album", {first[name]})
+            added = rpc(
+                "add_to_collection",
+                {"collection_id": row["id"], "generation_ids": [uuid.UUID(first[name])]},
+                scalar=True,
+            )
+            assert added == 1
+        for owner, recipient, gen, coll in (
+            ("u0", "u1", None, album["u0"]),
+            ("u1", "u2", first["u1"], None),
+        ):
+            args: dict[str, Any] = {"email": self.users[recipient].email}
+            args.update({"collection_id": coll} if coll else {"generation_id": gen})
+            [row] = self.rpc_of(owner)("share_with", args)
+            self.shares[str(row["id"])] = Share(self.uid(owner), self.uid(recipient), gen, coll)
+        [row] = self.rpc_of("u2")("create_public_link", {"generation_id": first["u2"]})
+        self.links[str(row["id"])] = Link(self.uid("u2"), row["token"], first["u2"], None)
 
     def teardown(self) -> None:
         for client in self.clients.values():
@@ -218,6 +304,10 @@ class OwnershipMachine(RuleBasedStateMachine):
             return {}
         uid = self.uid(actor)
         return {i: e for i, e in self.rows.items() if e.owner == uid}
+
+    def listed(self, actor: str) -> dict[str, Expected]:
+        """The actor's generations in the history (not in the trash)."""
+        return {i: e for i, e in self.own(actor).items() if not e.trashed}
 
     def others(self, actor: str) -> dict[str, Expected]:
         uid = self.users[actor].id if actor in self.users else None
@@ -285,7 +375,7 @@ class OwnershipMachine(RuleBasedStateMachine):
         gens = call(self.clients[actor])
         ids = [g.id for g in gens]
         assert len(ids) == len(set(ids)), "a page repeated a generation"
-        assert set(ids) == set(self.own(actor))
+        assert set(ids) == set(self.listed(actor))
         keys = [(g.created_at, g.id) for g in gens]
         assert keys == sorted(keys, reverse=True)
         return None
@@ -310,7 +400,7 @@ class OwnershipMachine(RuleBasedStateMachine):
             return None
         needle = text.strip(" ").lower()
         found = {g.id for g in call(self.clients[actor]).items}
-        expected = {i for i, e in self.own(actor).items() if needle in e.prompt.lower()}
+        expected = {i for i, e in self.listed(actor).items() if needle in e.prompt.lower()}
         assert found == expected, (text, found, expected)
         return None
 
@@ -353,7 +443,7 @@ class OwnershipMachine(RuleBasedStateMachine):
         outcomes = call(self.clients[actor])
         assert [(o.id, o.deleted) for o in outcomes] == [(t, t in mine) for t in targets]
         for t in set(targets) & mine:
-            del self.rows[t]
+            self.forget_generation(t)
             self.evidence.add("images deleted")
         return None
 
@@ -371,7 +461,7 @@ class OwnershipMachine(RuleBasedStateMachine):
         try:
             result = call(self.clients[actor])
             manifest = json.loads((dest / "manifest.json").read_text())
-            mine = self.own(actor)
+            mine = self.listed(actor)
             assert result.images == len(mine)
             assert {e["id"] for e in manifest["generations"]} == set(mine)
             for entry in manifest["generations"]:
@@ -391,7 +481,7 @@ class OwnershipMachine(RuleBasedStateMachine):
         if actor in REFUSED:
             return self.refused(actor, "stats", call)
         figures = call(self.clients[actor])
-        assert figures["total"] == len(self.own(actor))
+        assert figures["total"] == len(self.listed(actor))
         expected = None if actor in self.gone else self.balance[actor]
         assert figures["credits"] == expected
         return None
@@ -507,9 +597,443 @@ class OwnershipMachine(RuleBasedStateMachine):
         assert entries is not None
         assert removed["ledger_entries"] == entries["n"]
         for gen_id in mine:
-            del self.rows[gen_id]
+            self.forget_generation(gen_id)
+        for coll in [c for c, a in self.albums.items() if a.owner == uid]:
+            self.forget_album(coll)
+        self.shares = {k: v for k, v in self.shares.items() if uid not in (v.owner, v.recipient)}
+        self.links = {k: v for k, v in self.links.items() if v.owner != uid}
+        self.templates = {k: v for k, v in self.templates.items() if k[0] != uid}
         self.held[actor].clear()
         self.gone.add(actor)
+        return None
+
+    # -- organising: stars, trash, tags, collections, shares, links, templates ----------
+    def rpc_of(self, actor: str) -> Callable[..., Any]:
+        return self.clients[actor]._user()[0].rpc
+
+    def forget_generation(self, gen_id: str) -> None:
+        """A generation deleted for good, with its collection items, shares and links."""
+        del self.rows[gen_id]
+        for album in self.albums.values():
+            album.items.discard(gen_id)
+        self.shares = {k: v for k, v in self.shares.items() if v.generation != gen_id}
+        self.links = {k: v for k, v in self.links.items() if v.generation != gen_id}
+
+    def forget_album(self, coll: str) -> None:
+        """A collection deleted, with its shares and links (its images stay)."""
+        del self.albums[coll]
+        self.shares = {k: v for k, v in self.shares.items() if v.collection != coll}
+        self.links = {k: v for k, v in self.links.items() if v.collection != coll}
+
+    def touched(self, gen_ids: set[str]) -> None:
+        """The actor's own rows just changed: take their new updated_at."""
+        for r in self.admin.execute(
+            "select id::text as id, updated_at from public.user_generations"
+            " where id = any(%s::uuid[])",
+            (sorted(gen_ids),),
+        ):
+            self.rows[r["id"]].updated_at = r["updated_at"]
+
+    def in_history(self, gen_id: str | None) -> bool:
+        return gen_id is not None and gen_id in self.rows and not self.rows[gen_id].trashed
+
+    def shown_by(self, generation: str | None, collection: str | None) -> set[str]:
+        """What a share or a link of this target shows now."""
+        if generation is not None:
+            return {generation} if self.in_history(generation) else set()
+        album = self.albums.get(collection or "")
+        return {g for g in album.items if self.in_history(g)} if album else set()
+
+    def mine_first(self, actor: str, pool: list[str], owners: dict[str, str]) -> list[str]:
+        """``pool`` with the actor's own entries counted three times, so that operations
+        that succeed only on one's own things succeed often enough to matter."""
+        uid = self.users[actor].id if actor in self.users else None
+        return [i for i in pool if owners.get(i) == uid] * 2 + pool
+
+    def gen_owners(self) -> dict[str, str]:
+        return {i: e.owner for i, e in self.rows.items()}
+
+    def album_owners(self) -> dict[str, str]:
+        return {c: a.owner for c, a in self.albums.items()}
+
+    def ids_arg(self, actor: str, picks: list[int]) -> tuple[list[str], list[uuid.UUID]]:
+        pool = self.mine_first(actor, self.known, self.gen_owners())
+        targets = [self.target(p, pool) for p in picks]
+        return targets, [uuid.UUID(t) for t in targets]
+
+    @rule(actor=ACTORS, picks=st.lists(PICK, min_size=1, max_size=3), on=st.booleans())
+    def star(self, actor: str, picks: list[int], on: bool) -> None:
+        self.step()
+        self.evidence.add("organising calls")
+        targets, args = self.ids_arg(actor, picks)
+
+        def call(c: Client) -> Any:
+            return c._user()[0].rpc("star_generations", {"generation_ids": args, "starred": on})
+
+        if actor in REFUSED:
+            return self.refused(actor, "star", call)
+        got = {str(r["star_generations"]) for r in call(self.clients[actor])}
+        assert got == set(targets) & set(self.own(actor))
+        for gen_id in got:
+            self.rows[gen_id].starred = on
+        self.touched(got)
+        self.evidence.add("stars and unstars")
+        return None
+
+    @rule(actor=ACTORS, picks=st.lists(PICK, min_size=1, max_size=3), into=st.booleans())
+    def trash(self, actor: str, picks: list[int], into: bool) -> None:
+        """Move to the trash, or (into=False) restore from it."""
+        self.step()
+        self.evidence.add("organising calls")
+        targets, args = self.ids_arg(actor, picks)
+        fn = "trash_generations" if into else "restore_generations"
+
+        def call(c: Client) -> Any:
+            return c._user()[0].rpc(fn, {"generation_ids": args})
+
+        if actor in REFUSED:
+            return self.refused(actor, fn, call)
+        got = {str(r[fn]) for r in call(self.clients[actor])}
+        mine = self.own(actor)
+        assert got == {t for t in targets if t in mine and mine[t].trashed is not into}
+        for gen_id in got:
+            self.rows[gen_id].trashed = into
+        self.touched(got)
+        self.evidence.add("moves to and from the trash")
+        return None
+
+    @rule(
+        actor=ACTORS,
+        picks=st.lists(PICK, min_size=1, max_size=3),
+        tags=TAG_LISTS,
+        add=st.booleans(),
+    )
+    def tag(self, actor: str, picks: list[int], tags: list[str], add: bool) -> None:
+        self.step()
+        self.evidence.add("organising calls")
+        targets, args = self.ids_arg(actor, picks)
+        fn = "tag_generations" if add else "untag_generations"
+
+        def call(c: Client) -> Any:
+            return c._user()[0].rpc(fn, {"generation_ids": args, "tags": tags}, scalar=True)
+
+        if actor in REFUSED:
+            return self.refused(actor, fn, call)
+        wanted = {t.strip().lower() for t in tags}
+        mine = self.own(actor)
+        changes = {
+            (g, t)
+            for g in set(targets) & set(mine)
+            for t in wanted
+            if (t in mine[g].tags) is not add
+        }
+        assert call(self.clients[actor]) == len(changes)
+        for g, t in changes:
+            (mine[g].tags.add if add else mine[g].tags.discard)(t)
+        self.evidence.add("tag changes")
+        return None
+
+    @rule(
+        actor=ACTORS,
+        op=st.integers(0, 4),
+        pick=PICK,
+        picks=st.lists(PICK, min_size=1, max_size=3),
+        name=ALBUM_NAMES,
+    )
+    def organise(self, actor: str, op: int, pick: int, picks: list[int], name: str) -> None:
+        """Create, fill, empty, rename or delete a collection, any user's by id."""
+        self.step()
+        self.evidence.add("organising calls")
+        coll = self.target(pick, self.mine_first(actor, sorted(self.albums), self.album_owners()))
+        targets, args = self.ids_arg(actor, picks)
+        calls: list[tuple[str, dict[str, Any]]] = [
+            ("create_collection", {"name": name}),
+            ("add_to_collection", {"collection_id": uuid.UUID(coll), "generation_ids": args}),
+            ("remove_from_collection", {"collection_id": uuid.UUID(coll), "generation_ids": args}),
+            ("rename_collection", {"collection_id": uuid.UUID(coll), "name": name}),
+            ("delete_collection", {"collection_id": uuid.UUID(coll)}),
+        ]
+        fn, params = calls[op]
+        scalar = op in (1, 2, 4)
+
+        def call(c: Client) -> Any:
+            return c._user()[0].rpc(fn, params, scalar=scalar)
+
+        if actor in REFUSED:
+            return self.refused(actor, fn, call)
+        client = self.clients[actor]
+        uid = self.uid(actor)
+        clean = name.strip()
+        album = self.albums.get(coll)
+        mine = album is not None and album.owner == uid
+        taken = {a.name.lower() for c, a in self.albums.items() if a.owner == uid and c != coll}
+        if op == 0:
+            if actor in self.gone:
+                with pytest.raises(GenvaultError):
+                    call(client)
+                return None
+            if clean.lower() in {a.name.lower() for a in self.albums.values() if a.owner == uid}:
+                with pytest.raises(Conflict):
+                    call(client)
+                return None
+            [row] = call(client)
+            assert (row["name"], str(row["user_id"])) == (clean, uid)
+            self.albums[str(row["id"])] = Album(uid, clean)
+            self.evidence.add("collections created")
+            return None
+        if op == 4:
+            assert call(client) is mine
+            if mine:
+                self.forget_album(coll)
+            return None
+        if not mine:
+            with pytest.raises(NotFound):
+                call(client)
+            return None
+        assert album is not None
+        if op == 3:
+            if clean.lower() in taken:
+                with pytest.raises(Conflict):
+                    call(client)
+                return None
+            [row] = call(client)
+            assert (str(row["id"]), row["name"]) == (coll, clean)
+            album.name = clean
+            return None
+        own = set(targets) & set(self.own(actor))
+        changed = own - album.items if op == 1 else own & album.items
+        assert call(client) == len(changed)
+        if op == 1:
+            album.items |= changed
+        else:
+            album.items -= changed
+        self.evidence.add("collection items added or removed")
+        return None
+
+    @rule(
+        actor=ACTORS,
+        pick=PICK,
+        whom=st.sampled_from(("u0", "u1", "u2", "ghost")),
+        whole=st.booleans(),
+        shout=st.booleans(),
+    )
+    def share(self, actor: str, pick: int, whom: str, whole: bool, shout: bool) -> None:
+        """Share any user's generation (or, whole, collection) with a user by email."""
+        self.step()
+        self.evidence.add("organising calls")
+        if whole:
+            pool = self.mine_first(actor, sorted(self.albums), self.album_owners())
+        else:
+            pool = self.mine_first(actor, self.known, self.gen_owners())
+        target = self.target(pick, pool)
+        email = self.users[whom].email
+        args: dict[str, Any] = {
+            "email": f" {email.upper()}" if shout else email,
+            "collection_id" if whole else "generation_id": uuid.UUID(target),
+        }
+
+        def call(c: Client) -> Any:
+            return c._user()[0].rpc("share_with", args)
+
+        if actor in REFUSED:
+            return self.refused(actor, "share", call)
+        client = self.clients[actor]
+        uid = self.uid(actor)
+        if whole:
+            owned = target in self.albums and self.albums[target].owner == uid
+        else:
+            owned = self.in_history(target) and self.rows[target].owner == uid
+        if not owned or whom in self.gone:
+            with pytest.raises(NotFound):
+                call(client)
+            return None
+        if whom == actor:
+            with pytest.raises(InvalidInput):
+                call(client)
+            return None
+        [row] = call(client)
+        made = Share(uid, self.uid(whom), None if whole else target, target if whole else None)
+        existing = [k for k, v in self.shares.items() if v == made]
+        assert existing in ([], [str(row["id"])])
+        assert row["recipient_email"] == email
+        self.shares[str(row["id"])] = made
+        self.evidence.add("shares made")
+        return None
+
+    @rule(actor=ACTORS, pick=PICK)
+    def unshare(self, actor: str, pick: int) -> None:
+        self.step()
+        self.evidence.add("organising calls")
+        target = self.target(pick, sorted(self.shares))
+
+        def call(c: Client) -> Any:
+            return c._user()[0].rpc("unshare", {"share_id": uuid.UUID(target)}, scalar=True)
+
+        if actor in REFUSED:
+            return self.refused(actor, "unshare", call)
+        share = self.shares.get(target)
+        mine = share is not None and share.owner == self.uid(actor)
+        assert call(self.clients[actor]) is mine
+        if mine:
+            del self.shares[target]
+        return None
+
+    @rule(actor=ACTORS)
+    def look_at_shared(self, actor: str) -> None:
+        """A recipient sees exactly what is shared with them now, and who shared it."""
+        self.step()
+        self.evidence.add("organising calls")
+
+        def call(c: Client) -> Any:
+            rpc = c._user()[0].rpc
+            return rpc("shared_generations", {"page_size": 1000}), rpc("shared_with_me", {})
+
+        if actor in REFUSED:
+            return self.refused(actor, "shared with me", call)
+        images, entries = call(self.clients[actor])
+        uid = self.uid(actor)
+        emails = {u.id: u.email for u in self.users.values()}
+        expected: dict[str, str] = {}
+        for share in self.shares.values():
+            if share.recipient == uid:
+                for gen_id in self.shown_by(share.generation, share.collection):
+                    expected[gen_id] = emails[share.owner]
+        assert {str(r["id"]): r["shared_by"] for r in images} == expected
+        for r in images:
+            want = self.rows[str(r["id"])]
+            assert (r["prompt"], r["image_url"]) == (want.prompt, want.image_url)
+        visible = {
+            k
+            for k, v in self.shares.items()
+            if v.recipient == uid and (v.collection is not None or self.in_history(v.generation))
+        }
+        assert {str(r["id"]) for r in entries} == visible
+        self.evidence.add("looks at what was shared")
+        return None
+
+    @rule(actor=ACTORS, op=st.integers(0, 2), pick=PICK, whole=st.booleans())
+    def public_link(self, actor: str, op: int, pick: int, whole: bool) -> None:
+        """Create a link to any user's generation or collection, revoke any link, or open
+        any link (without an account, on the direct transport, for refused actors)."""
+        self.step()
+        self.evidence.add("organising calls")
+        if op == 2:
+            return self.open_link(actor, pick)
+        if op == 0:
+            if whole:
+                pool = self.mine_first(actor, sorted(self.albums), self.album_owners())
+            else:
+                pool = self.mine_first(actor, self.known, self.gen_owners())
+            target = self.target(pick, pool)
+            fn = "create_public_link"
+            params: dict[str, Any] = {
+                "collection_id" if whole else "generation_id": uuid.UUID(target)
+            }
+        else:
+            target = self.target(pick, sorted(self.links))
+            fn, params = "revoke_public_link", {"link_id": uuid.UUID(target)}
+
+        def call(c: Client) -> Any:
+            return c._user()[0].rpc(fn, params, scalar=op == 1)
+
+        if actor in REFUSED:
+            return self.refused(actor, fn, call)
+        client = self.clients[actor]
+        uid = self.uid(actor)
+        if op == 1:
+            link = self.links.get(target)
+            mine = link is not None and link.owner == uid and not link.revoked
+            assert call(client) is mine
+            if mine and link is not None:
+                link.revoked = True
+            return None
+        if whole:
+            owned = target in self.albums and self.albums[target].owner == uid
+        else:
+            owned = self.in_history(target) and self.rows[target].owner == uid
+        if not owned:
+            with pytest.raises(NotFound):
+                call(client)
+            return None
+        [row] = call(client)
+        assert len(row["token"]) == 64
+        assert row["token"] not in {link.token for link in self.links.values()}
+        self.links[str(row["id"])] = Link(
+            uid, row["token"], None if whole else target, target if whole else None
+        )
+        self.evidence.add("public links created")
+        return None
+
+    def open_link(self, actor: str, pick: int) -> None:
+        tokens = sorted(link.token for link in self.links.values())
+        index = pick % (len(tokens) + 1)
+        token = tokens[index] if index < len(tokens) else secrets.token_hex(32)
+        args = {"token": token, "page_size": 1000}
+        if actor in REFUSED:
+            if not isinstance(self.world, DirectWorld):
+                return self.refused(
+                    actor, "open link", lambda c: c._user()[0].rpc("open_public_link", args)
+                )
+            rows = self.world.anon().rpc("open_public_link", args)
+        else:
+            rows = self.rpc_of(actor)("open_public_link", args)
+        link = next((v for v in self.links.values() if v.token == token), None)
+        expected = (
+            self.shown_by(link.generation, link.collection)
+            if link is not None and not link.revoked
+            else set()
+        )
+        assert {str(r["id"]) for r in rows} == expected
+        self.evidence.add("public links opened")
+        return None
+
+    @rule(
+        actor=ACTORS,
+        op=st.integers(0, 2),
+        name=TEMPLATE_NAMES,
+        prompt=TEMPLATE_PROMPTS,
+        value=VALUES,
+    )
+    def template(self, actor: str, op: int, name: str, prompt: str, value: str) -> None:
+        """Save (replacing by name in any case), fill in, or delete a prompt template."""
+        self.step()
+        self.evidence.add("organising calls")
+        calls: list[tuple[str, dict[str, Any]]] = [
+            ("save_template", {"name": name, "prompt": prompt}),
+            ("render_template", {"name": name, "vals": {"x": value}}),
+            ("delete_template", {"name": name}),
+        ]
+        fn, params = calls[op]
+
+        def call(c: Client) -> Any:
+            return c._user()[0].rpc(fn, params, scalar=op != 1)
+
+        if actor in REFUSED:
+            return self.refused(actor, fn, call)
+        client = self.clients[actor]
+        key = (self.uid(actor), name.strip().lower())
+        saved = self.templates.get(key)
+        if op == 0:
+            if actor in self.gone:
+                with pytest.raises(GenvaultError):
+                    call(client)
+                return None
+            result = call(client)
+            assert (result["name"], result["prompt"]) == (name.strip(), prompt)
+            self.templates[key] = (name.strip(), prompt)
+            self.evidence.add("templates saved")
+        elif op == 2:
+            assert call(client) is (saved is not None)
+            self.templates.pop(key, None)
+        elif saved is None:
+            with pytest.raises(NotFound):
+                call(client)
+        elif saved[1] != "a {x} cat":
+            with pytest.raises(InvalidInput):
+                call(client)
+        else:
+            [row] = call(client)
+            assert row["prompt"] == f"a {value} cat"
         return None
 
     # -- other users' ids through every public function ---------------------------------
@@ -550,7 +1074,7 @@ class OwnershipMachine(RuleBasedStateMachine):
         elif attack == 6:
             rows = rpc("list_generations", {"page_size": 1000})
             assert {str(r["user_id"]) for r in rows} <= {uid}
-            assert {str(r["id"]) for r in rows} == set(self.own(actor))
+            assert {str(r["id"]) for r in rows} == set(self.listed(actor))
         elif attack == 7:
             text = next(iter(others.values())).prompt if others else "a"
             rows = rpc("search_generations", {"search_text": text, "page_size": 1000})
@@ -611,7 +1135,7 @@ class OwnershipMachine(RuleBasedStateMachine):
 
     # -- SQL as the authenticated role (direct transport) -------------------------------
     @precondition(lambda self: self.world.sql)
-    @rule(actor=WITH_SQL, statement=st.integers(0, 12), pick=PICK)
+    @rule(actor=WITH_SQL, statement=st.integers(0, 25), pick=PICK)
     def sql_as_a_user(self, actor: str, statement: int, pick: int) -> None:
         self.step()
         self.evidence.add("SQL statements as the authenticated role")
@@ -624,13 +1148,16 @@ class OwnershipMachine(RuleBasedStateMachine):
             (e.image_url for e in self.rows.values() if e.owner == victim.id),
             f"{victim.id}/nothing.webp",
         )
+        victim_albums = [c for c, a in self.albums.items() if a.owner == victim.id]
         params = {
             "me": uid,
             "victim": victim.id,
             "victim_gen": victim_gen,
             "victim_file": victim_file,
             "my_file": f"{uid}/mine.webp",
+            "victim_album": self.target(pick, victim_albums),
         }
+        mine_or_shared = {k for k, v in self.shares.items() if uid in (v.owner, v.recipient)}
         cases: list[tuple[str, Callable[[str | None, list[dict[str, Any]], int], None]]] = [
             (
                 "select user_id from public.user_generations",
@@ -688,6 +1215,70 @@ class OwnershipMachine(RuleBasedStateMachine):
                 "select * from public.admin_images_per_user(100)",
                 lambda err, rows, n: self._refused(err, {"42501"}),
             ),
+            # organising.sql: a share shows images through functions, never the tables.
+            (
+                "update public.user_generations set starred = true, trashed_at = now()"
+                " where id = %(victim_gen)s",
+                lambda err, rows, n: self._nothing(err, n),
+            ),
+            (
+                "select user_id from public.collections",
+                lambda err, rows, n: self._only_own(
+                    err, rows, uid, sum(a.owner == uid for a in self.albums.values())
+                ),
+            ),
+            (
+                "select user_id from public.collection_items",
+                lambda err, rows, n: self._only_own(err, rows, uid, None),
+            ),
+            (
+                "select user_id from public.generation_tags",
+                lambda err, rows, n: self._only_own(err, rows, uid, None),
+            ),
+            (
+                "select user_id from public.prompt_templates",
+                lambda err, rows, n: self._only_own(
+                    err, rows, uid, sum(k[0] == uid for k in self.templates)
+                ),
+            ),
+            (
+                "select owner_id as user_id, id::text as id from public.public_links",
+                lambda err, rows, n: self._only_own(
+                    err, rows, uid, sum(v.owner == uid for v in self.links.values())
+                ),
+            ),
+            (
+                "select id::text as id from public.shares",
+                lambda err, rows, n: self._rows_are(err, {r["id"] for r in rows}, mine_or_shared),
+            ),
+            (
+                "update public.collections set name = 'taken over' where user_id <> %(me)s",
+                lambda err, rows, n: self._nothing(err, n),
+            ),
+            (
+                "delete from public.collection_items where user_id <> %(me)s",
+                lambda err, rows, n: self._nothing(err, n),
+            ),
+            (
+                "insert into public.collection_items"
+                " (collection_id, generation_id, user_id, generation_created_at)"
+                " values (%(victim_album)s, %(victim_gen)s, %(me)s, now())",
+                lambda err, rows, n: self._refused(err, {"23503"}),
+            ),
+            (
+                "insert into public.generation_tags"
+                " (generation_id, tag, user_id, generation_created_at)"
+                " select %(victim_gen)s, t, %(me)s, now() from unnest(array['red', 'blue']) t",
+                lambda err, rows, n: self._refused(err, {"23503"}),
+            ),
+            (
+                "delete from public.generation_tags where user_id <> %(me)s",
+                lambda err, rows, n: self._nothing(err, n),
+            ),
+            (
+                "delete from public.shares",
+                lambda err, rows, n: self._refused(err, {"42501"}),
+            ),
         ]
         query, check = cases[statement]
         user = self.users[actor]
@@ -718,6 +1309,11 @@ class OwnershipMachine(RuleBasedStateMachine):
         assert error in codes, f"expected one of {sorted(codes)}, got {error}"
 
     @staticmethod
+    def _rows_are(error: str | None, found: set[str], expected: set[str]) -> None:
+        assert error is None, error
+        assert found == expected
+
+    @staticmethod
     def _nothing(error: str | None, count: int) -> None:
         assert error is None, error
         assert count == 0, f"{count} rows of another user were changed"
@@ -728,11 +1324,11 @@ class OwnershipMachine(RuleBasedStateMachine):
 
     # -- nobody signed in, on the direct transport: no function is granted to anon ------
     @precondition(lambda self: self.world.sql)
-    @rule(call=st.integers(0, 7))
+    @rule(call=st.integers(0, 13))
     def anon_calls(self, call: int) -> None:
         self.step()
         assert isinstance(self.world, DirectWorld)
-        fn, args = [
+        calls: list[tuple[str, dict[str, Any]]] = [
             ("list_generations", {}),
             ("my_credits", {}),
             ("reserve_credit", {"idempotency_key": "anon", "generation_id": uuid.uuid4()}),
@@ -741,7 +1337,14 @@ class OwnershipMachine(RuleBasedStateMachine):
             ("expire_reservations", {"older_than": timedelta(0)}),
             ("delete_my_account", {}),
             ("grant_credits", {"target_user": self.uid("u0"), "amount": 5}),
-        ][call]
+            ("find_generations", {}),
+            ("star_generations", {"generation_ids": [uuid.uuid4()]}),
+            ("create_collection", {"name": "anon"}),
+            ("share_with", {"email": self.users["u0"].email, "generation_id": uuid.uuid4()}),
+            ("shared_generations", {}),
+            ("save_template", {"name": "anon", "prompt": "p"}),
+        ]
+        fn, args = calls[call]
         with pytest.raises(PermissionDenied):
             self.world.anon().rpc(fn, args)
         self.evidence.add("calls by signed-out or forged actors")
@@ -777,6 +1380,124 @@ class OwnershipMachine(RuleBasedStateMachine):
             assert found.ledger_sum == found.balance, f"{name}'s ledger does not add up"
             assert found.open_reservations == len(self.held[name])
             assert found.files == found.referenced(), f"{name}'s files and rows differ"
+
+    @invariant()
+    def each_user_sees_only_their_own_and_what_is_shared(self) -> None:
+        """After every step, as each user (and as a visitor holding each link's token):
+        the history is their own, shares show exactly what is shared with them now, and
+        each link exactly what it points at, unless revoked."""
+        if not self.users:
+            return
+        emails = {u.id: u.email for u in self.users.values()}
+        for name, user in self.users.items():
+            if name in self.gone:
+                continue
+            with acting_as(self.admin, "authenticated", user_claims(user)):
+                found = self.admin.execute(
+                    "select id::text as id, user_id from public.find_generations(page_size => 1000)"
+                ).fetchall()
+                shared = self.admin.execute(
+                    "select id::text as id, shared_by from public.shared_generations(null, 1000)"
+                ).fetchall()
+            assert {(r["id"], r["user_id"]) for r in found} == {
+                (i, user.id) for i in self.listed(name)
+            }
+            expected: dict[str, str] = {}
+            for share in self.shares.values():
+                if share.recipient == user.id:
+                    for gen_id in self.shown_by(share.generation, share.collection):
+                        expected[gen_id] = emails[share.owner]
+            assert {r["id"]: r["shared_by"] for r in shared} == expected, name
+        for link in self.links.values():
+            with acting_as(self.admin, "anon"):
+                opened = self.admin.execute(
+                    "select id::text as id from public.open_public_link(%s, 1000)", (link.token,)
+                ).fetchall()
+            want = set() if link.revoked else self.shown_by(link.generation, link.collection)
+            assert {r["id"] for r in opened} == want
+
+    @invariant()
+    def organising_matches_the_model(self) -> None:
+        """Stars, trash, tags, collections, shares, links and templates of every user of
+        this example are exactly what the model predicts."""
+        if not self.users:
+            return
+        uids = [u.id for u in self.users.values()]
+        one = self.admin.execute
+        flags = {
+            r["id"]: (r["starred"], r["trashed"])
+            for r in one(
+                "select id::text as id, starred, trashed_at is not null as trashed"
+                " from public.user_generations where user_id = any(%s)",
+                (uids,),
+            )
+        }
+        assert flags == {i: (e.starred, e.trashed) for i, e in self.rows.items()}
+        tags = {
+            (r["g"], r["tag"])
+            for r in one(
+                "select generation_id::text as g, tag from public.generation_tags"
+                " where user_id = any(%s)",
+                (uids,),
+            )
+        }
+        assert tags == {(i, t) for i, e in self.rows.items() for t in e.tags}
+        albums = {
+            r["id"]: (r["user_id"], r["name"])
+            for r in one(
+                "select id::text as id, user_id, name from public.collections"
+                " where user_id = any(%s)",
+                (uids,),
+            )
+        }
+        assert albums == {c: (a.owner, a.name) for c, a in self.albums.items()}
+        items = {
+            (r["c"], r["g"])
+            for r in one(
+                "select collection_id::text as c, generation_id::text as g"
+                " from public.collection_items where user_id = any(%s)",
+                (uids,),
+            )
+        }
+        assert items == {(c, g) for c, a in self.albums.items() for g in a.items}
+        shares = {
+            r["id"]: Share(r["owner_id"], r["recipient_id"], r["g"], r["c"])
+            for r in one(
+                "select id::text as id, owner_id, recipient_id, generation_id::text as g,"
+                " collection_id::text as c from public.shares"
+                " where owner_id = any(%s) or recipient_id = any(%s)",
+                (uids, uids),
+            )
+        }
+        assert shares == self.shares
+        links = {
+            r["id"]: (r["owner_id"], bytes(r["token_sha256"]), r["g"], r["c"], r["revoked"])
+            for r in one(
+                "select id::text as id, owner_id, token_sha256, generation_id::text as g,"
+                " collection_id::text as c, revoked_at is not null as revoked"
+                " from public.public_links where owner_id = any(%s)",
+                (uids,),
+            )
+        }
+        assert links == {
+            k: (
+                v.owner,
+                hashlib.sha256(v.token.encode()).digest(),
+                v.generation,
+                v.collection,
+                v.revoked,
+            )
+            for k, v in self.links.items()
+        }
+        templates = {
+            (r["user_id"], r["key"]): (r["name"], r["prompt"])
+            for r in one(
+                "select user_id, lower(name) as key, name, prompt from public.prompt_templates"
+                " where user_id = any(%s)",
+                (uids,),
+            )
+        }
+        assert templates == self.templates
 
 
 @pytest.fixture(params=["direct", "hosted"])
