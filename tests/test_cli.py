@@ -444,32 +444,48 @@ def test_delete_reports_each_id(gen: Gen, admin: psycopg.Connection[Any]) -> Non
     keep = gen.create("a red fox")["id"]
     drop = gen.create("a blue whale")["id"]
     ghost = "00000000-0000-4000-8000-000000000000"
-    result = gen("delete", drop[:8], ghost, "--yes", code=1)
+    result = gen("delete", "--permanent", drop[:8], ghost, "--yes", code=1)
     assert result.stdout == f"deleted   {drop}\nnot found {ghost}\n"
     assert not _exists(admin, drop)
     assert _exists(admin, keep)
-    outcome = gen.json("delete", keep, "--yes")
+    outcome = gen.json("delete", "--permanent", keep, "--yes")
     assert outcome == [{"id": keep, "deleted": True}]
+
+
+def test_delete_without_permanent_moves_to_the_trash(
+    gen: Gen, admin: psycopg.Connection[Any]
+) -> None:
+    gen.login()
+    target = gen.create("a red fox")["id"]
+    result = gen("delete", target[:8])
+    assert result.stdout == f"trashed   {target}\n"
+    assert result.stderr == (
+        f"moved to the trash, kept there for 30 days; undo with: gen restore {target[:8]}\n"
+    )
+    assert _exists(admin, target)
+    assert gen.json("list")["items"] == []
+    gen("restore", target[:8])
+    assert [g["id"] for g in gen.json("list")["items"]] == [target]
 
 
 def test_delete_asks_first(gen: Gen, admin: psycopg.Connection[Any]) -> None:
     gen.login()
     target = gen.create("a red fox")["id"]
-    declined = gen("delete", target, input="n\n", code=1)
+    declined = gen("delete", "--permanent", target, input="n\n", code=1)
     assert gen.norm(declined.stderr) == dedent(
         """\
         id         date               prompt      model
         ──────────────────────────────────────────────────────────
         <ID8>   <TIME>   a red fox   genvault/offline
-        Delete this generation and the stored images? [y/N]:
+        Delete this generation and the stored images for good? [y/N]:
         nothing was deleted
         """
     )
     assert declined.stdout == ""
     assert _exists(admin, target)
-    gen("delete", target, input="", code=1)  # no answer at all is a no
+    gen("delete", "--permanent", target, input="", code=1)  # no answer at all is a no
     assert _exists(admin, target)
-    accepted = gen("delete", target, input="y\n")
+    accepted = gen("delete", "--permanent", target, input="y\n")
     assert accepted.stdout == f"deleted   {target}\n"
     assert not _exists(admin, target)
 

@@ -70,7 +70,7 @@ def test_shell_completion() -> None:
     commands = run_script(
         env=script_env(_GEN_COMPLETE=bash, COMP_CWORD="2", COMP_WORDS="gen admin p")
     )
-    assert sorted(commands.stdout.split()) == ["popular", "purge"]
+    assert sorted(commands.stdout.split()) == ["popular", "purge", "purge-trash"]
 
 
 def test_embedded_default_end_to_end(tmp_path: Path) -> None:
@@ -271,7 +271,7 @@ def test_delete_confirmation_in_a_terminal(
 ) -> None:
     gen, _ = signed_in
     target = gen.create("a fox to delete")["id"]
-    command = f"{shlex.quote(str(GEN_SCRIPT))} delete {target[:8]}"
+    command = f"{shlex.quote(str(GEN_SCRIPT))} delete --permanent {target[:8]}"
 
     tmux.type(command)
     screen = tmux.wait_for(r"\[y/N\]:")

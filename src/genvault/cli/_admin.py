@@ -221,3 +221,36 @@ def grant(
         return
     verb = "added" if amount > 0 else "removed"
     st.output.out.print(f"{verb} {plural(abs(amount), 'credit')} for {user}; balance now {balance}")
+
+
+@app.command("purge-trash")
+def purge_trash(
+    ctx: typer.Context,
+    older_than: Annotated[
+        str,
+        typer.Option(
+            "--older-than",
+            metavar="AGE",
+            help="Delete what has been in the trash longer than this: 30d, 4w (0 for all).",
+        ),
+    ] = "30d",
+    as_json: JsonOpt = False,
+) -> None:
+    """Retention: delete for good every user's images that have sat in the trash too long.
+
+    Users are told the trash keeps images for 30 days; run this daily (cron) to
+    keep that promise. Stored files go too.
+    """
+    age = parse_age(older_than)
+    st = state(ctx)
+    result = _admin(st).purge_trash(age)
+    if as_json:
+        st.output.json(
+            {"older_than_days": age.days, "generations": result.generations, "files": result.files}
+        )
+        return
+    st.output.out.print(
+        f"removed {plural(result.generations, 'generation')} and "
+        f"{plural(result.files, 'stored file')} that were in the trash longer than "
+        f"{plural(age.days, 'day')}"
+    )

@@ -16,7 +16,17 @@ import typer
 from typer.core import TyperGroup
 
 from genvault._exceptions import GenvaultError
-from genvault.cli import _account, _admin, _db, _doctor, _history, _ui
+from genvault.cli import (
+    _account,
+    _admin,
+    _db,
+    _doctor,
+    _history,
+    _organise,
+    _sharing,
+    _templates,
+    _ui,
+)
 from genvault.cli._context import State
 
 __all__ = ["app", "main"]
@@ -56,8 +66,18 @@ def _fail(ctx: Any, message: str, hint: str | None, exc: BaseException) -> None:
     current = found if found is not None else State(profile=None, debug=False)
     if current.debug:
         current.output.err.print_exception(show_locals=False)
-    current.output.error(message, hint)
+    current.output.error(message, _as_hint(hint))
     raise typer.Exit(1) from exc
+
+
+def _as_hint(hint: str | None) -> str | None:
+    """A hint in the CLI's style: the database writes one-sentence hints as
+    sentences ("Pick another name."); the CLI's start lower-case, without a period."""
+    if not hint or ". " in hint or not hint[:2].istitle():
+        return hint
+    if hint.endswith(".") and not hint.endswith(".."):
+        hint = hint[:-1]
+    return hint[0].lower() + hint[1:]
 
 
 app = typer.Typer(
@@ -125,6 +145,14 @@ app.add_typer(_history.app)
 _gallery = typer.Typer()
 _gallery.command("ui", rich_help_panel="History")(_ui.ui)
 app.add_typer(_gallery)
+app.add_typer(_organise.trash_app, name="trash", rich_help_panel=_organise.PANEL)
+app.add_typer(_organise.app)
+app.add_typer(_organise.collection_app, name="collection", rich_help_panel=_organise.PANEL)
+app.add_typer(_templates.template_app, name="template", rich_help_panel=_organise.PANEL)
+app.add_typer(_sharing.share_app, name="share", rich_help_panel=_sharing.PANEL)
+app.add_typer(_sharing.app)
+app.add_typer(_sharing.shared_app, name="shared", rich_help_panel=_sharing.PANEL)
+app.add_typer(_sharing.link_app, name="link", rich_help_panel=_sharing.PANEL)
 app.add_typer(_account.app)
 app.add_typer(_account.account_app, name="account", rich_help_panel="Account")
 app.add_typer(_doctor.app)

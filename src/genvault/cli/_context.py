@@ -14,13 +14,22 @@ from urllib.parse import parse_qs, urlsplit
 
 import typer
 from rich.text import Text
+from typer.core import TyperGroup
 
 from genvault.cli._render import Output
 
 if TYPE_CHECKING:
     from genvault import Client, Settings
 
-__all__ = ["JsonOpt", "State", "ask", "backend_description", "confirm", "state"]
+__all__ = [
+    "JsonOpt",
+    "State",
+    "ask",
+    "backend_description",
+    "confirm",
+    "default_command_group",
+    "state",
+]
 
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print machine-readable JSON to stdout, and nothing else.")
@@ -115,3 +124,31 @@ def confirm(output: Output, question: str) -> bool:
     """A yes/no question; anything but y or yes (no answer at all too) is no."""
     answer = ask(output, f"{question} [y/N]:")
     return answer is not None and answer.lower() in ("y", "yes")
+
+
+class _DefaultCommandGroup(TyperGroup):
+    """A command group that runs one of its commands when no command is named.
+
+    ``gen trash`` runs ``gen trash list`` and ``gen share ID EMAIL`` runs
+    ``gen share add ID EMAIL``; a group's help (``gen trash --help``) stays the
+    group's own.
+    """
+
+    default_command = ""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
+        if not ctx.resilient_parsing:  # completion lists the commands
+            if args:
+                first = args[0]
+                if first not in self.commands and first not in ctx.help_option_names:
+                    args = [self.default_command, *args]
+            elif not self.no_args_is_help:
+                args = [self.default_command]
+        return super().parse_args(ctx, args)
+
+
+def default_command_group(command: str) -> type[TyperGroup]:
+    """A group class (for ``typer.Typer(cls=...)``) whose default command is ``command``."""
+    return type(
+        f"DefaultCommandGroup_{command}", (_DefaultCommandGroup,), {"default_command": command}
+    )

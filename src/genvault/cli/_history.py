@@ -10,9 +10,9 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from datetime import time as day_time
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import unquote, urlsplit
@@ -24,6 +24,7 @@ from rich.text import Text
 from genvault import ASPECT_RATIOS, _validate
 from genvault._exceptions import GenvaultError, InsufficientCredits, InvalidInput, NotFound
 from genvault.cli._context import JsonOpt, State, confirm, state
+from genvault.cli._ids import find_generation
 from genvault.cli._render import (
     Output,
     generations_table,
@@ -36,9 +37,9 @@ from genvault.cli._render import (
 )
 
 if TYPE_CHECKING:
-    from genvault import Generation, GenerationsRepo, Page
+    from genvault import Generation, GenerationsRepo, HistoryFilter, Page
 
-__all__ = ["app", "open_in_viewer", "resolve_id"]
+__all__ = ["BeforeOpt", "LimitOpt", "app", "find_page", "open_in_viewer", "resolve_id", "show_page"]
 
 app = typer.Typer()
 
@@ -122,7 +123,9 @@ def create(
     ctx: typer.Context,
     prompt: Annotated[
         str | None,
-        typer.Argument(help="What to draw. May be left out with --from.", show_default=False),
+        typer.Argument(
+            help="What to draw. May be left out with --from or --template.", show_default=False
+        ),
     ] = None,
     model: Annotated[
         str | None,
@@ -169,20 +172,59 @@ def create(
             show_default=False,
         ),
     ] = None,
+    template: Annotated[
+        str | None,
+        typer.Option(
+            "--template",
+            "-t",
+            metavar="NAME",
+            help="Take the prompt (and model and settings, unless given) from a saved template.",
+            show_default=False,
+        ),
+    ] = None,
+    sets: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="NAME=VALUE",
+            help="Fill the template's {NAME} with VALUE; once for each placeholder.",
+            show_default=False,
+        ),
+    ] = None,
     open_after: Annotated[
         bool, typer.Option("--open", help="Open each image in the default viewer when done.")
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Generate an image from a prompt and save it to your history (one credit)."""
-    if prompt is None and source is None:
+    """Generate an image from a prompt and save it to your history (one credit).
+
+    With --template NAME the prompt comes from a saved template (`gen template
+    save`), each {placeholder} filled with a --set NAME=VALUE.
+    """
+    values = _template_values(sets or [])
+    if template is not None and prompt is not None:
+        raise typer.BadParameter("give a prompt or --template, not both", param_hint="PROMPT")
+    if template is not None and source is not None:
+        raise typer.BadParameter("give --from or --template, not both", param_hint="--template")
+    if values and template is None:
+        raise typer.BadParameter("--set fills a template; add --template NAME", param_hint="--set")
+    if prompt is None and source is None and template is None:
         raise typer.BadParameter(
-            "give a prompt, or --from ID to repeat a generation", param_hint="PROMPT"
+            "give a prompt, or --from ID to repeat a generation, or --template NAME",
+            param_hint="PROMPT",
         )
     st = state(ctx)
     out = st.output
     client = st.ready_client()
     repo = client.generations
+    if template is not None:
+        rendered = client.templates.render(template, values)
+        prompt = rendered.prompt
+        model = rendered.model if model is None else model
+        if aspect_ratio is None and isinstance(rendered.params.get("aspect_ratio"), str):
+            aspect_ratio = rendered.params["aspect_ratio"]
+        if seed is None and isinstance(rendered.params.get("seed"), int):
+            seed = rendered.params["seed"]
     if source is not None:
         base = repo.get(resolve_id(repo, source))
         prompt = base.prompt if prompt is None else prompt
@@ -259,6 +301,26 @@ def create(
         out.out.print(f"credits: {before} → {after}")
 
 
+_PLACEHOLDER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _template_values(sets: list[str]) -> dict[str, str]:
+    """NAME=VALUE pairs from --set; a usage error when one is malformed or repeated."""
+    values: dict[str, str] = {}
+    for item in sets:
+        name, equals, value = item.partition("=")
+        name = name.strip()
+        if not equals or not _PLACEHOLDER.match(name):
+            raise typer.BadParameter(
+                f"{item!r} is not NAME=VALUE (NAME: letters, digits and _), e.g. --set animal=fox",
+                param_hint="--set",
+            )
+        if name in values:
+            raise typer.BadParameter(f"{name} is set twice", param_hint="--set")
+        values[name] = value
+    return values
+
+
 # -- list and search ------------------------------------------------------------
 
 # The list functions take at most 1,000 rows, and the library asks for one more
@@ -278,7 +340,16 @@ BeforeOpt = Annotated[
 ]
 
 
-def _show_page(st: State, page: Page, *, as_json: bool, again: list[str], empty: str) -> None:
+def show_page(
+    st: State,
+    page: Page,
+    *,
+    as_json: bool,
+    again: list[str],
+    empty: str,
+    trashed: bool = False,
+) -> None:
+    """A page of generations: as JSON, or a table and the command for the next page."""
     out = st.output
     if as_json:
         out.json({"items": [g.to_dict() for g in page.items], "next_cursor": page.next_cursor})
@@ -286,17 +357,41 @@ def _show_page(st: State, page: Page, *, as_json: bool, again: list[str], empty:
     if not page.items:
         out.hint(empty)
         return
-    out.out.print(generations_table(page.items, width=out.out.width))
+    out.out.print(generations_table(page.items, width=out.out.width, trashed=trashed))
     if page.next_cursor:
         prefix = ["gen"] + (["--profile", st.profile] if st.profile else [])
         command = shlex.join([*prefix, *again, "--before", page.next_cursor])
         out.hint(f"more: {command}")
 
 
-def _all_pages(pages: Iterator[Generation]) -> Page:
+def find_page(
+    repo: GenerationsRepo,
+    where: HistoryFilter,
+    *,
+    limit: int,
+    before: str | None,
+    every: bool = False,
+) -> Page:
+    """One page under ``where``, or with ``every`` all of them from ``before`` on."""
+    if not every:
+        return repo.find(where, limit=limit, before=before)
     from genvault import Page
 
-    return Page(list(pages), None)
+    items: list[Generation] = []
+    while True:
+        page = repo.find(where, limit=MAX_PAGE, before=before)
+        items.extend(page.items)
+        if page.next_cursor is None:
+            return Page(items, None)
+        before = page.next_cursor
+
+
+class Sort(StrEnum):
+    """The orders of `gen list --sort`."""
+
+    newest = "newest"
+    oldest = "oldest"
+    starred = "starred"
 
 
 @app.command("list", rich_help_panel=PANEL)
@@ -305,22 +400,115 @@ def list_(
     limit: LimitOpt = 20,
     before: BeforeOpt = None,
     every: Annotated[bool, typer.Option("--all", help="Every generation, not one page.")] = False,
+    text: Annotated[
+        str | None,
+        typer.Option(
+            "--search",
+            "-s",
+            metavar="TEXT",
+            help="Only prompts containing TEXT (any case).",
+            show_default=False,
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            metavar="DATE",
+            help="Only images made at or after DATE (YYYY-MM-DD or YYYY-MM-DDTHH:MM, local time).",
+            show_default=False,
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            metavar="DATE",
+            help="Only images made before DATE; exclusive, so --to 2025-06-01 ends with May 31.",
+            show_default=False,
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            metavar="OWNER/NAME",
+            help="Only images made with this model.",
+            show_default=False,
+        ),
+    ] = None,
+    starred: Annotated[bool, typer.Option("--starred", help="Only starred images.")] = False,
+    collection: Annotated[
+        str | None,
+        typer.Option(
+            "--collection",
+            "-c",
+            metavar="NAME",
+            help="Only images in this collection.",
+            show_default=False,
+        ),
+    ] = None,
+    tags: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tag",
+            "-t",
+            metavar="TAG",
+            help="Only images with this tag; repeat it for images with all of the tags.",
+            show_default=False,
+        ),
+    ] = None,
+    sort: Annotated[
+        Sort,
+        typer.Option(
+            "--sort",
+            case_sensitive=False,
+            help="newest or oldest first, or starred first (then newest).",
+        ),
+    ] = Sort.newest,
     as_json: JsonOpt = False,
 ) -> None:
-    """Your generations, newest first, a page at a time."""
+    """Your generations, newest first, a page at a time; the options narrow it down."""
+    from genvault import HistoryFilter
+
+    start = _when(since, "--from", end_of_day=False)
+    end = _when(until, "--to", end_of_day=False)
+    wanted = tuple(_validate.tags(tags)) if tags else ()
     st = state(ctx)
-    repo = st.ready_client().generations
-    if every:
-        page = _all_pages(repo.iter_all(page_size=500, before=before))
-    else:
-        page = repo.list(limit=limit, before=before)
-    again = ["list"] + (["--limit", str(limit)] if limit != 20 else [])
-    empty = (
-        'no generations yet; make one with: gen create "a red fox in fresh snow"'
-        if before is None
-        else "no more generations"
+    client = st.ready_client()
+    where = HistoryFilter(
+        text=text,
+        created_from=start,
+        created_to=end,
+        model=model.strip() if model is not None else None,
+        starred=starred,
+        collection_id=client.collections.resolve(collection).id if collection else None,
+        tags=wanted,
+        sort=sort.value,
     )
-    _show_page(st, page, as_json=as_json, again=again, empty=empty)
+    page = find_page(client.generations, where, limit=limit, before=before, every=every)
+    again = ["list"] + (["--limit", str(limit)] if limit != 20 else [])
+    for option, value in (
+        ("--search", text),
+        ("--from", since),
+        ("--to", until),
+        ("--model", model),
+        ("--collection", collection),
+    ):
+        if value is not None:
+            again += [option, value]
+    again += ["--starred"] if starred else []
+    for tag in tags or ():
+        again += ["--tag", tag]
+    again += ["--sort", sort.value] if sort is not Sort.newest else []
+    if before is not None:
+        empty = "no more generations"
+    elif where.is_plain():
+        empty = 'no generations yet; make one with: gen create "a red fox in fresh snow"'
+    else:
+        empty = "no generation matches"
+    show_page(st, page, as_json=as_json, again=again, empty=empty)
 
 
 @app.command(rich_help_panel=PANEL)
@@ -331,12 +519,14 @@ def search(
     before: BeforeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Generations whose prompt contains TEXT, newest first."""
+    """Generations whose prompt contains TEXT, newest first (like `gen list --search`)."""
+    from genvault import HistoryFilter
+
     st = state(ctx)
-    page = st.ready_client().generations.search(text, limit=limit, before=before)
+    page = st.ready_client().generations.find(HistoryFilter(text=text), limit=limit, before=before)
     again = ["search", text] + (["--limit", str(limit)] if limit != 20 else [])
     empty = f"no generation has {text!r} in its prompt" if before is None else "no more matches"
-    _show_page(st, page, as_json=as_json, again=again, empty=empty)
+    show_page(st, page, as_json=as_json, again=again, empty=empty)
 
 
 # -- one generation -------------------------------------------------------------
@@ -485,13 +675,24 @@ def delete(
         list[str],
         typer.Argument(metavar="ID...", help="Generation ids (or 8+ character prefixes)."),
     ],
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    permanent: Annotated[
+        bool,
+        typer.Option(
+            "--permanent",
+            help="Delete for good, with the stored images, instead of moving to the trash.",
+        ),
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="With --permanent: do not ask for confirmation.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Delete generations and their stored images, for good.
+    """Move generations to the trash; --permanent deletes them for good.
 
-    Asks first (unless --yes), then reports each id as deleted or not found.
-    Exits with 1 when any id was not found.
+    The trash keeps them for 30 days: `gen trash` lists it, `gen restore ID`
+    brings one back. --permanent asks first (unless --yes), then deletes the
+    generations and their stored images, from the history or the trash.
+    Reports each id; exits with 1 when any id was not found.
     """
     st = state(ctx)
     out = st.output
@@ -500,16 +701,19 @@ def delete(
     missing: list[str] = []
     for value in generation_ids:
         try:
-            gen = repo.get(resolve_id(repo, value))
+            gen = find_generation(repo, value, scope="any")
         except NotFound:
             missing.append(value)
             continue
         if all(g.id != gen.id for g in found):
             found.append(gen)
+    if not permanent:
+        _to_trash(st, repo, found, missing, as_json=as_json)
+        return
     if found and not yes:
         out.err.print(generations_table(found, width=out.err.width))
         count = "this generation" if len(found) == 1 else f"these {len(found)} generations"
-        if not confirm(out, f"Delete {count} and the stored images?"):
+        if not confirm(out, f"Delete {count} and the stored images for good?"):
             out.note("nothing was deleted")
             raise typer.Exit(1)
     outcomes = repo.delete([g.id for g in found]) if found else []
@@ -524,6 +728,32 @@ def delete(
             else:
                 out.out.print(Text(f"not found {row['id']}", style="red"))
     if any(not row["deleted"] for row in report):
+        raise typer.Exit(1)
+
+
+def _to_trash(
+    st: State, repo: GenerationsRepo, found: list[Generation], missing: list[str], *, as_json: bool
+) -> None:
+    out = st.output
+    already = {g.id for g in found if g.trashed_at is not None}
+    moved = set(repo.trash([g.id for g in found if g.id not in already])) if found else set()
+    report = [{"id": g.id, "trashed": g.id in moved or g.id in already} for g in found]
+    report += [{"id": value, "trashed": False} for value in missing]
+    if as_json:
+        out.json(report)
+    else:
+        for row in report:
+            if not row["trashed"]:
+                out.out.print(Text(f"not found {row['id']}", style="red"))
+            elif row["id"] in already:
+                out.out.print(Text(f"trashed   {row['id']} (it already was)"))
+            else:
+                out.out.print(Text(f"trashed   {row['id']}"))
+        back = [short_id(g.id) for g in found if g.id in moved]
+        if back:
+            undo = " ".join(back)
+            out.hint(f"moved to the trash, kept there for 30 days; undo with: gen restore {undo}")
+    if any(not row["trashed"] for row in report):
         raise typer.Exit(1)
 
 

@@ -161,27 +161,56 @@ def plain_table(*columns: str, title: str | None = None) -> Table:
     return table
 
 
-def generations_table(gens: Iterable[Generation], *, width: int = 80) -> Table:
-    """id, date, prompt and model of each generation, newest first, fitted to ``width``.
+def generations_table(
+    gens: Iterable[Generation], *, width: int = 80, trashed: bool = False
+) -> Table:
+    """id, date, prompt and model of each generation, in the order given, fitted to ``width``.
 
-    The id and date always show in full (commands accept the short id); the model
-    and then the prompt give way on a narrow terminal.
+    A starred generation's prompt starts with ★; a tags column follows the model
+    when any row has tags. With ``trashed`` the date is when it went to the trash.
+    The id and date always show in full (commands accept the short id); the tags,
+    the model and then the prompt give way on a narrow terminal.
     """
-    rows = [(short_id(g.id), local_time(g.created_at), one_line(g.prompt), g.model) for g in gens]
-    id_w, date_w, gaps = 8, 16, 3 * 3
+    rows = [
+        (
+            short_id(g.id),
+            local_time(g.trashed_at if trashed else g.created_at),
+            ("★ " if g.starred else "") + one_line(g.prompt),
+            g.model,
+            ", ".join(g.tags),
+        )
+        for g in gens
+    ]
+    with_tags = any(r[4] for r in rows)
+    id_w, date_w = 8, 16
+    gaps = 3 * (4 if with_tags else 3)
     model_w = min(24, max([len("model"), *(len(r[3]) for r in rows)]))
-    prompt_w = width - id_w - date_w - model_w - gaps
-    if prompt_w < 16:  # narrow: let the model column shrink before the prompt does
+    tags_w = min(24, max([len("tags"), *(len(r[4]) for r in rows)])) if with_tags else 0
+    prompt_w = width - id_w - date_w - model_w - tags_w - gaps
+    if prompt_w < 16 and with_tags:  # narrow: the tags give way first
+        tags_w = max(8, tags_w - (16 - prompt_w))
+        prompt_w = width - id_w - date_w - model_w - tags_w - gaps
+    if prompt_w < 16:  # then the model column shrinks before the prompt does
         model_w = max(8, model_w - (16 - prompt_w))
-        prompt_w = max(8, width - id_w - date_w - model_w - gaps)
-    table = plain_table("id", "date", "prompt", "model")
-    for column, size in zip(table.columns, (id_w, date_w, prompt_w, model_w), strict=True):
+        prompt_w = max(8, width - id_w - date_w - model_w - tags_w - gaps)
+    columns = ["id", "trashed" if trashed else "date", "prompt", "model"]
+    sizes = [id_w, date_w, prompt_w, model_w]
+    if with_tags:
+        columns.append("tags")
+        sizes.append(tags_w)
+    table = plain_table(*columns)
+    for column, size in zip(table.columns, sizes, strict=True):
         column.no_wrap = True
         column.overflow = "ellipsis"
         column.min_width = column.max_width = size
     table.columns[2].min_width = min(prompt_w, max([len("prompt"), *(len(r[2]) for r in rows)]))
-    for short, when, prompt, model in rows:
-        table.add_row(short, when, Text(prompt), model)
+    if with_tags:
+        table.columns[4].min_width = min(tags_w, max([len("tags"), *(len(r[4]) for r in rows)]))
+    for short, when, prompt, model, tags in rows:
+        cells: list[str | Text] = [short, when, Text(prompt), model]
+        if with_tags:
+            cells.append(Text(tags))
+        table.add_row(*cells)
     return table
 
 
