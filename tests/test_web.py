@@ -11,8 +11,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -20,68 +19,22 @@ from urllib.parse import quote, urlencode
 import httpx
 import jwt
 import psycopg
-import pytest
 import typer
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from typer.testing import CliRunner
 
-from genvault import Client, Settings
+from genvault import Client, HistoryFilter, Settings
 from genvault.cli._ui import ui
 from genvault.web import create_app
-from tests.library_fixtures import client_for
-from tests.web_fixtures import (
-    ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    DESKTOP,
-    PHONE,
-    Gallery,
-    serve,
-)
+from tests import web_fixtures
+from tests.web_fixtures import ARTIFACTS, DESKTOP, PHONE, Gallery, csrf, serve
 
-SECRET = b"test csrf secret"
+# The shared fixtures, under the names the tests ask for.
+browser = web_fixtures.browser
+gallery = web_fixtures.gallery
+page = web_fixtures.page
+
 UNKNOWN_ID = "3f1c2a9e-5b7d-4e0a-9c1b-2d3e4f5a6b7c"
-
-
-# -- fixtures -------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def gallery(make_user: Any, database_url: str, tmp_path: Path) -> Iterator[Callable[..., Gallery]]:
-    """Factory: ``gallery(credits=N)`` serves a gallery for a new user with N credits."""
-    with ExitStack() as stack:
-
-        def start(credits: int = 10) -> Gallery:
-            user = make_user(credits=credits)
-            client = stack.enter_context(client_for(user, database_url, tmp_path / "data"))
-            url = stack.enter_context(serve(create_app(client, csrf_secret=SECRET)))
-            return Gallery(url, user, client)
-
-        yield start
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
-    context.set_default_timeout(5000)
-    yield context.new_page()
-    context.close()
-
-
-def csrf(url: str) -> tuple[str, dict[str, str]]:
-    """The token a page of the gallery at ``url`` carries, and its cookie."""
-    response = httpx.get(url + "/")
-    token = re.search(r'name="csrf-token" content="([0-9a-f]+)"', response.text)
-    assert token is not None
-    return token.group(1), dict(response.cookies)
 
 
 # -- generating -------------------------------------------------------------------
@@ -151,10 +104,13 @@ def test_the_page_works_without_javascript(
 
     page.goto(g.url + "/history")
     page.locator(".card").first.get_by_role("button", name="Delete").click()
-    expect(page.get_by_role("heading", name="Delete this image?")).to_be_visible()
-    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("heading", name="Move this image to the trash?")).to_be_visible()
+    expect(page.get_by_text("You can restore it from the Trash for 30 days")).to_be_visible()
+    page.get_by_role("button", name="Move to trash").click()
     expect(page.get_by_text("No images yet.")).to_be_visible()
     assert g.client.generations.list().items == []
+    [trashed] = g.client.generations.find(HistoryFilter(trash=True)).items
+    assert trashed.prompt == "drawn without scripts"
     context.close()
 
 
@@ -238,7 +194,7 @@ def test_search_narrows_as_you_type(gallery: Callable[..., Gallery], page: Page)
     expect(cards.first).to_have_attribute("alt", "red fox in snow")
     search.fill("zebra")
     expect(cards).to_have_count(0)
-    expect(page.locator("#empty-search")).to_have_text("No images match “zebra”.")
+    expect(page.locator("#empty-search")).to_have_text("No images match these filters.")
     search.fill("")
     expect(cards).to_have_count(3)
     expect(page.locator("#empty")).to_be_hidden()
@@ -282,7 +238,7 @@ def test_delete_asks_first(gallery: Callable[..., Gallery], page: Page) -> None:
     first.get_by_role("button", name="Delete").click()
     dialog = page.locator("#confirm-delete")
     expect(dialog).to_be_visible()
-    expect(dialog).to_contain_text("This cannot be undone.")
+    expect(dialog).to_contain_text("You can restore it from the Trash for 30 days")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "history-desktop-confirm-delete.png")
     dialog.get_by_role("button", name="Cancel").click()
@@ -290,18 +246,20 @@ def test_delete_asks_first(gallery: Callable[..., Gallery], page: Page) -> None:
     expect(cards).to_have_count(2)
 
     first.get_by_role("button", name="Delete").click()
-    dialog.get_by_role("button", name="Delete").click()
+    dialog.get_by_role("button", name="Move to trash").click()
     expect(cards).to_have_count(1)
-    expect(page.locator("#toast")).to_have_text("Image deleted")
+    expect(page.locator("#toast")).to_have_text("Moved to the trash")
     assert [gen.id for gen in g.client.generations.list().items] == [keep.id]
 
     page.locator(".card-image").first.click()
     page.locator("#lightbox").get_by_role("button", name="Delete").click()
-    dialog.get_by_role("button", name="Delete").click()
+    dialog.get_by_role("button", name="Move to trash").click()
     expect(page.locator("#lightbox")).to_be_hidden()
     expect(cards).to_have_count(0)
     expect(page.get_by_text("No images yet.")).to_be_visible()
     assert g.client.generations.list().items == []
+    trash = g.client.generations.find(HistoryFilter(trash=True)).items
+    assert {gen.prompt for gen in trash} == {"keep me", "delete me"}  # restorable
 
 
 def test_another_user_sees_none_of_the_first_users_images(
@@ -407,7 +365,7 @@ def test_state_changes_need_the_csrf_token(gallery: Callable[..., Gallery]) -> N
         f"{g.url}/generations/{gen.id}", headers={"x-csrf-token": token}, cookies=cookies
     )
     assert gone.status_code == 200
-    assert gone.json() == {"id": gen.id, "deleted": True}
+    assert gone.json() == {"id": gen.id, "trashed": True}
 
 
 def test_requests_for_another_host_are_refused(gallery: Callable[..., Gallery]) -> None:
@@ -556,7 +514,9 @@ def test_screenshots_of_both_tabs(gallery: Callable[..., Gallery], browser: Brow
             page.screenshot(path=ARTIFACTS / f"generate-{name}-{scheme}.png")
             page.goto(g.url + "/history")
             for image in page.locator(".card img").all()[:5]:
+                image.scroll_into_view_if_needed()  # thumbnails load lazily
                 expect(image).to_have_js_property("complete", True)
+            page.evaluate("window.scrollTo(0, 0)")
             page.screenshot(path=ARTIFACTS / f"history-{name}-{scheme}.png")
             page.locator(".card-image").nth(1).click()
             expect(page.locator("#lightbox-image")).to_have_js_property("complete", True)

@@ -1,4 +1,5 @@
-"""The gallery in a browser: Generate and History, served locally by `gen ui`.
+"""The gallery in a browser, served locally by `gen ui`: Generate, History (with
+filters, stars and tags), Collections, Shared with me, the Trash and public links.
 
     from genvault import Client
     from genvault.web import create_app
@@ -7,8 +8,10 @@
 
 Every request acts as the user signed in on the Client's profile. The page
 never sees a key or a token: images are read through the library and served
-from ``/images/<id>``. See :mod:`genvault.web._guard` for the defences
-(Host check, CSRF token, Content-Security-Policy).
+from ``/images/<id>``. A public link's page, ``/l/<token>``, is read-only and
+carries neither the CSRF token nor the user's navigation. See
+:mod:`genvault.web._guard` for the defences (Host check, CSRF token,
+Content-Security-Policy).
 """
 
 from __future__ import annotations

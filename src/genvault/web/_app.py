@@ -1,20 +1,23 @@
-"""The gallery's routes: two pages, the images, and the few calls the page's script makes.
+"""The gallery's routes: Generate, History, the images, and the calls the pages' scripts make.
 
 Pages are rendered on the server and work without JavaScript; the scripts in
-``static/`` only make them quicker (search as you type, endless scrolling, a
+``static/`` only make them quicker (filtering as you type, endless scrolling, a
 lightbox, generating without a reload). Each route is thin: it reads the
 request, calls the library in a worker thread (the library is synchronous) and
 renders. Who the user is, and what they may see, is the Client's and the
 database's business; nothing here filters rows.
 
     GET    /                          Generate: prompt, credits, the last result
-    GET    /history                   History: ?q= search, ?before= next page
+    GET    /history                   History: filters in the query (see _filters), ?before=
     GET    /history/cards             the same cards as an HTML fragment (X-Next-Cursor)
     POST   /generate                  make an image; streams progress as NDJSON if asked
-    DELETE /generations/{id}          delete one image (JSON)
+    DELETE /generations/{id}          move one image to the trash (JSON)
     POST   /generations/{id}/delete   the same from a plain form, after a confirm page
     GET    /images/{id}               the full image (?download=1 to save it)
     GET    /images/{id}/thumb         its thumbnail
+
+Stars, tags, the trash, collections, sharing and public links are in
+:mod:`genvault.web._organise_routes`.
 """
 
 from __future__ import annotations
@@ -23,83 +26,43 @@ import json
 import logging
 import queue
 import threading
-from collections.abc import AsyncIterator, Callable
-from datetime import datetime
-from http import HTTPStatus
-from pathlib import Path
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.templating import Jinja2Templates
 
 from genvault._client import Client
-from genvault._exceptions import (
-    BackendUnreachable,
-    ConfigError,
-    Conflict,
-    GenvaultError,
-    InsufficientCredits,
-    InvalidInput,
-    ModelFailed,
-    NotFound,
-    NotSignedIn,
-    PermissionDenied,
-    StorageFailed,
-)
+from genvault._exceptions import GenvaultError, InvalidInput, NotFound
 from genvault._imagegen import ASPECT_RATIOS
-from genvault._models import Generation, Page
-from genvault._repos import CreditsRepo, GenerationsRepo
+from genvault._models import Collection, Generation, Page, TagCount
 from genvault._validate import MAX_PROMPT
-from genvault.web._guard import CSRF_FIELD, Guard, csrf_cookie_name
+from genvault.web._base import (
+    HERE,
+    NO_STORE,
+    PAGE_SIZE,
+    Pages,
+    Vault,
+    describe,
+    field,
+    image_response,
+    local_path,
+    when,
+)
+from genvault.web._filters import SORT_LABELS, Filters
+from genvault.web._guard import Guard
+from genvault.web._organise_routes import DEFAULT_EXPIRY, EXPIRIES, Organiser
 
 __all__ = ["build_app"]
 
-HERE = Path(__file__).parent
-PAGE_SIZE = 30
-NO_STORE = {"cache-control": "no-store"}
 log = logging.getLogger("genvault.web")
-
-# What each error becomes: HTTP status, a heading, and the hint the page shows
-# (None keeps the library's own hint).
-_ERRORS: dict[type[GenvaultError], tuple[int, str, str | None]] = {
-    NotSignedIn: (401, "Nobody is signed in", "sign in first with `gen login`, then reload"),
-    PermissionDenied: (403, "Not allowed", None),
-    NotFound: (404, "Not found", "it may have been deleted"),
-    InsufficientCredits: (402, "No credits left", None),
-    InvalidInput: (400, "Please check your input", None),
-    Conflict: (409, "That clashed with another change", "try again"),
-    ModelFailed: (502, "The image model failed", None),
-    StorageFailed: (502, "The image could not be stored or read", None),
-    BackendUnreachable: (503, "Can't reach the database", None),
-    ConfigError: (500, "genvault is not configured right", None),
-}
-
-
-def _describe(exc: GenvaultError) -> tuple[int, str, str, str | None]:
-    """(status, heading, message, hint) for an error of the library."""
-    for cls in type(exc).__mro__:
-        if cls in _ERRORS:
-            status, title, hint = _ERRORS[cls]
-            break
-    else:
-        status, title, hint = 500, "Something went wrong", None
-    message = "You have no credits left." if isinstance(exc, InsufficientCredits) else exc.message
-    return status, title, message, hint or exc.hint
-
-
-def _when(value: datetime) -> str:
-    """A creation time in this machine's time zone, e.g. "3 Mar 2025, 14:05"."""
-    local = value.astimezone()
-    return f"{local.day} {local:%b %Y, %H:%M}"
 
 
 def _card(gen: Generation) -> dict[str, Any]:
@@ -109,103 +72,29 @@ def _card(gen: Generation) -> dict[str, Any]:
         "prompt": gen.prompt,
         "model": gen.model,
         "created_at": gen.created_at.isoformat(),
-        "when": _when(gen.created_at),
+        "when": when(gen.created_at),
         "image": f"/images/{gen.id}",
         "thumb": f"/images/{gen.id}/thumb",
         "download": f"/images/{gen.id}?download=1",
     }
 
 
-def _field(form: FormData, name: str, default: str = "") -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else default
+@dataclass(frozen=True)
+class _History:
+    """Everything the History page shows besides the header."""
 
-
-class _Vault:
-    """The app's one Client, shared by the server's worker threads.
-
-    The Client builds its connection pool and token verifier on first use;
-    that first use happens once, under a lock, before threads share them.
-    """
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
-        self._lock = threading.Lock()
-        self._warm = False
-
-    def _ready(self) -> None:
-        if not self._warm:
-            with self._lock:
-                if not self._warm:
-                    _ = self.client.credits
-                    self._warm = True
-
-    def generations(self) -> GenerationsRepo:
-        self._ready()
-        return self.client.generations
-
-    def credits(self) -> CreditsRepo:
-        self._ready()
-        return self.client.credits
-
-    def page(self, q: str, before: str | None) -> Page:
-        repo = self.generations()
-        if q:
-            return repo.search(q, limit=PAGE_SIZE, before=before)
-        return repo.list(limit=PAGE_SIZE, before=before)
-
-    def create(
-        self, prompt: str, aspect_ratio: str, on_status: Callable[[str, str], None] | None = None
-    ) -> Generation:
-        self._ready()
-        return self.client.create(prompt, aspect_ratio=aspect_ratio, on_status=on_status)
+    credits: int
+    page: Page
+    tags: list[TagCount]
+    collections: list[Collection]
 
 
 class _Gallery:
-    """The routes, bound to one Client and one CSRF token."""
+    """Generate, History and the images, bound to one Client and one CSRF token."""
 
-    def __init__(self, client: Client, token: str) -> None:
-        self.vault = _Vault(client)
-        self.token = token
-        self.templates = Jinja2Templates(directory=HERE / "templates")
-        self.templates.env.filters["when"] = _when
-
-    # -- rendering -----------------------------------------------------------
-    def _page(
-        self, request: Request, name: str, context: dict[str, Any], status: int = 200
-    ) -> Response:
-        """A page (or fragment) with the CSRF token in it and in its cookie."""
-        response = self.templates.TemplateResponse(
-            request,
-            name,
-            {"csrf_field": CSRF_FIELD, "csrf_token": self.token, **context},
-            status_code=status,
-            headers=NO_STORE,
-        )
-        response.set_cookie(
-            csrf_cookie_name(request.scope), self.token, httponly=True, samesite="strict"
-        )
-        return response
-
-    async def on_error(self, request: Request, exc: Exception) -> Response:
-        """Library errors and HTTP errors as a page (for a browser) or as JSON."""
-        if isinstance(exc, GenvaultError):
-            status, title, message, hint = _describe(exc)
-        elif isinstance(exc, HTTPException):
-            status, message, hint = exc.status_code, str(exc.detail), None
-            title = HTTPStatus(status).phrase
-        else:
-            raise exc
-        if "text/html" in request.headers.get("accept", ""):
-            banner = {"title": title, "message": message, "hint": hint}
-            retry = request.url.path if request.method == "GET" else "/"
-            if request.method == "GET" and request.url.query:
-                retry += "?" + request.url.query
-            context = {"tab": None, "banner": banner, "retry": retry}
-            return self._page(request, "error.html", context, status)
-        return JSONResponse(
-            {"title": title, "error": message, "hint": hint}, status_code=status, headers=NO_STORE
-        )
+    def __init__(self, vault: Vault, pages: Pages) -> None:
+        self.vault = vault
+        self.pages = pages
 
     # -- pages ---------------------------------------------------------------
     async def generate_page(self, request: Request) -> Response:
@@ -221,7 +110,8 @@ class _Gallery:
             return self.vault.credits().balance(), made
 
         credits, made = await run_in_threadpool(load)
-        return self._page(request, "generate.html", self._generate_context(credits, made=made))
+        context = self._generate_context(credits, made=made)
+        return self.pages.render(request, "generate.html", context)
 
     def _generate_context(self, credits: int | None, **extra: Any) -> dict[str, Any]:
         return {
@@ -237,64 +127,80 @@ class _Gallery:
             **extra,
         }
 
+    def _find(self, filters: Filters, before: str | None) -> Page:
+        return self.vault.generations().find(filters.where(), limit=PAGE_SIZE, before=before)
+
     async def history_page(self, request: Request) -> Response:
-        q = request.query_params.get("q", "").strip()
+        filters = Filters.from_query(request.query_params)
         before = request.query_params.get("before") or None
 
-        def load() -> tuple[int, Page]:
-            return self.vault.credits().balance(), self.vault.page(q, before)
+        def load() -> _History:
+            repo = self.vault.generations()
+            return _History(
+                credits=self.vault.credits().balance(),
+                page=self._find(filters, before),
+                tags=repo.tags(),
+                collections=self.vault.collections().list(),
+            )
 
-        credits, page = await run_in_threadpool(load)
+        found = await run_in_threadpool(load)
+        collection = next((c for c in found.collections if c.id == filters.collection), None)
+        models = sorted(
+            {self.vault.client.settings.default_model, filters.model}
+            | {gen.model for gen in found.page.items} - {""}
+        )
         context = {
             "tab": "history",
-            "credits": credits,
-            "q": q,
-            "page": page,
-            "older": self._older_link(q, page),
+            "credits": found.credits,
+            "filters": filters,
+            "page": found.page,
+            "tags": found.tags,
+            "collections": found.collections,
+            "collection": collection,
+            "models": models,
+            "sorts": SORT_LABELS,
+            "expiries": EXPIRIES,
+            "default_expiry": DEFAULT_EXPIRY,
+            "here": filters.url(),
+            "older": self._older_link(filters, found.page),
             "first_page": before is None,
         }
-        return self._page(request, "history.html", context)
+        return self.pages.render(request, "history.html", context)
 
     async def history_cards(self, request: Request) -> Response:
-        q = request.query_params.get("q", "").strip()
+        filters = Filters.from_query(request.query_params)
         before = request.query_params.get("before") or None
-        page = await run_in_threadpool(self.vault.page, q, before)
-        response = self._page(request, "_cards.html", {"page": page})
+        page = await run_in_threadpool(self._find, filters, before)
+        context = {"page": page, "here": filters.url()}
+        response = self.pages.render(request, "_cards.html", context)
         if page.next_cursor:
             response.headers["x-next-cursor"] = page.next_cursor
         return response
 
     @staticmethod
-    def _older_link(q: str, page: Page) -> str | None:
+    def _older_link(filters: Filters, page: Page) -> str | None:
         if page.next_cursor is None:
             return None
-        params = {"q": q, "before": page.next_cursor} if q else {"before": page.next_cursor}
-        return f"/history?{urlencode(params)}"
+        return filters.url(before=page.next_cursor)
 
     # -- generating ----------------------------------------------------------
     async def generate(self, request: Request) -> Response:
         form = await request.form()
-        prompt = _field(form, "prompt")
-        aspect_ratio = _field(form, "aspect_ratio", "1:1")
+        prompt = field(form, "prompt")
+        aspect_ratio = field(form, "aspect_ratio", "1:1")
         if "application/x-ndjson" in request.headers.get("accept", ""):
             return await self._generate_streaming(prompt, aspect_ratio)
         try:
             gen = await run_in_threadpool(self.vault.create, prompt, aspect_ratio)
         except GenvaultError as exc:
-            status, title, message, hint = _describe(exc)
-            credits = await run_in_threadpool(self._balance_or_none)
+            status, title, message, hint = describe(exc)
+            credits = await run_in_threadpool(self.vault.balance_or_none)
             error = {"title": title, "message": message, "hint": hint}
             context = self._generate_context(
                 credits, prompt=prompt, aspect_ratio=aspect_ratio, error=error
             )
-            return self._page(request, "generate.html", context, status)
+            return self.pages.render(request, "generate.html", context, status)
         return RedirectResponse(f"/?made={gen.id}", status_code=303)
-
-    def _balance_or_none(self) -> int | None:
-        try:
-            return self.vault.credits().balance()
-        except GenvaultError:
-            return None
 
     async def _generate_streaming(self, prompt: str, aspect_ratio: str) -> Response:
         """Run the generation in a thread and stream its phases, one JSON per line.
@@ -311,7 +217,7 @@ class _Gallery:
         def work() -> None:
             try:
                 gen = self.vault.create(prompt, aspect_ratio, status)
-                events.put({"type": "done", **_card(gen), "credits": self._balance_or_none()})
+                events.put({"type": "done", **_card(gen), "credits": self.vault.balance_or_none()})
             except BaseException as exc:
                 events.put(exc)
 
@@ -324,7 +230,7 @@ class _Gallery:
             event: dict[str, Any] | BaseException = first
             while True:
                 if isinstance(event, GenvaultError):
-                    _, title, message, hint = _describe(event)
+                    _, title, message, hint = describe(event)
                     event = {"type": "error", "title": title, "error": message, "hint": hint}
                 elif isinstance(event, BaseException):
                     log.error("generation failed", exc_info=event)
@@ -336,26 +242,27 @@ class _Gallery:
 
         return StreamingResponse(lines(), media_type="application/x-ndjson", headers=NO_STORE)
 
-    # -- deleting ------------------------------------------------------------
-    def _delete(self, generation_id: str) -> None:
-        outcome = self.vault.generations().delete([generation_id])[0]
-        if not outcome.deleted:
-            raise NotFound(f"no generation {outcome.id}")
+    # -- moving to the trash -------------------------------------------------
+    def _trash(self, generation_id: str) -> None:
+        if not self.vault.generations().trash([generation_id]):
+            raise NotFound(f"no generation {generation_id} in your history")
 
     async def delete(self, request: Request) -> Response:
         generation_id = request.path_params["id"]
-        await run_in_threadpool(self._delete, generation_id)
-        return JSONResponse({"id": generation_id, "deleted": True}, headers=NO_STORE)
+        await run_in_threadpool(self._trash, generation_id)
+        return JSONResponse({"id": generation_id, "trashed": True}, headers=NO_STORE)
 
     async def delete_form(self, request: Request) -> Response:
-        """Without JavaScript: the first POST shows a confirm page, the second deletes."""
+        """Without JavaScript: the first POST shows a confirm page, the second trashes."""
         generation_id = request.path_params["id"]
         form = await request.form()
-        if _field(form, "confirmed") == "yes":
-            await run_in_threadpool(self._delete, generation_id)
-            return RedirectResponse("/history", status_code=303)
+        back = local_path(field(form, "next"), "/history")
+        if field(form, "confirmed") == "yes":
+            await run_in_threadpool(self._trash, generation_id)
+            return RedirectResponse(back, status_code=303)
         gen = await run_in_threadpool(lambda: self.vault.generations().get(generation_id))
-        return self._page(request, "confirm_delete.html", {"tab": "history", "gen": gen})
+        context = {"tab": "history", "gen": gen, "back": back}
+        return self.pages.render(request, "confirm_delete.html", context)
 
     # -- images --------------------------------------------------------------
     async def image(self, request: Request) -> Response:
@@ -373,18 +280,14 @@ class _Gallery:
             return gen, repo.read_image(gen, thumbnail=thumbnail)
 
         gen, data = await run_in_threadpool(read)
-        disposition = "attachment" if request.query_params.get("download") else "inline"
-        name = f"genvault-{gen.id}{'.thumb' if thumbnail else ''}.webp"
-        headers = {
-            "content-disposition": f'{disposition}; filename="{name}"',
-            "cache-control": "private, max-age=3600",
-        }
-        return Response(data, media_type="image/webp", headers=headers)
+        return image_response(request, gen.id, data, thumbnail=thumbnail)
 
 
 def build_app(client: Client, token: str) -> Starlette:
     """The gallery for ``client``'s signed-in user, guarded by ``token``."""
-    gallery = _Gallery(client, token)
+    vault, pages = Vault(client), Pages(token)
+    gallery = _Gallery(vault, pages)
+    organiser = Organiser(vault, pages)
     routes = [
         Route("/", gallery.generate_page, methods=["GET"]),
         Route("/history", gallery.history_page, methods=["GET"]),
@@ -394,10 +297,11 @@ def build_app(client: Client, token: str) -> Starlette:
         Route("/generations/{id}/delete", gallery.delete_form, methods=["POST"]),
         Route("/images/{id}", gallery.image, methods=["GET"]),
         Route("/images/{id}/thumb", gallery.thumbnail, methods=["GET"]),
+        *organiser.routes(),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     return Starlette(
         routes=routes,
         middleware=[Middleware(Guard, token=token)],
-        exception_handlers={GenvaultError: gallery.on_error, HTTPException: gallery.on_error},
+        exception_handlers={GenvaultError: pages.on_error, HTTPException: pages.on_error},
     )

@@ -1,95 +1,131 @@
-// The History page: search as you type, endless scrolling, a lightbox with
-// arrow keys, and deleting after a confirm dialog. Cards come from the server
-// as HTML (/history/cards), the same markup the page was rendered with.
+// The History page: filters that apply as you type or choose, stars, tags,
+// collections and public links, a lightbox with arrow keys, and moving images
+// to the trash after a confirm dialog. Cards come from the server as HTML (see
+// paging.js), the same markup the page was rendered with.
 "use strict";
 
 (() => {
-  const grid = document.getElementById("grid");
-  const search = document.getElementById("search");
-  const older = document.getElementById("older");
-  const empty = document.getElementById("empty");
-  const lightbox = document.getElementById("lightbox");
-  const confirmDialog = document.getElementById("confirm-delete");
   const $ = (id) => document.getElementById(id);
-
-  let query = search.value.trim();
-  let cursor = older.hidden ? null : new URL(older.href).searchParams.get("before");
-  let loading = false;
-  let searchTimer = 0;
-  let searchRun = 0;
+  const grid = $("grid");
+  const form = $("filters");
+  const search = $("search");
+  const lightbox = $("lightbox");
+  const confirmDialog = $("confirm-delete");
+  let filterTimer = 0;
   let current = null; // the card shown in the lightbox
 
-  // -- cards and pages --------------------------------------------------------
-  function cardsUrl(before) {
-    const params = new URLSearchParams();
-    if (query) params.set("q", query);
-    if (before) params.set("before", before);
-    const tail = params.toString();
-    return tail ? `/history/cards?${tail}` : "/history/cards";
-  }
-
-  async function fetchCards(before) {
-    const response = await genvault.request(cardsUrl(before));
-    const template = document.createElement("template");
-    template.innerHTML = await response.text();
-    return { cards: [...template.content.children], next: response.headers.get("X-Next-Cursor") };
-  }
-
-  function setCursor(next) {
-    cursor = next;
-    older.hidden = !next;
-    if (next) {
-      const params = new URLSearchParams(query ? { q: query, before: next } : { before: next });
-      older.href = `/history?${params}`;
+  // -- filters -----------------------------------------------------------------
+  function filterQuery() {
+    const query = new URLSearchParams();
+    for (const [name, value] of new FormData(form)) {
+      const text = String(value).trim();
+      if (text && !(name === "sort" && text === "newest")) query.append(name, text);
     }
+    return query;
   }
 
-  function updateEmpty() {
-    const none = !grid.querySelector(".card") && !cursor;
-    empty.hidden = !none;
-    $("empty-search").hidden = !query;
-    $("empty-all").hidden = Boolean(query);
-    $("empty-query").textContent = query;
-  }
-
-  async function loadMore() {
-    if (loading || !cursor) return;
-    loading = true;
+  async function applyFilters() {
+    const query = filterQuery();
+    const narrowed = [...query.keys()].some((name) => name !== "sort");
     try {
-      const { cards, next } = await fetchCards(cursor);
-      grid.append(...cards);
-      setCursor(next);
-      genvault.hideBanner();
+      if (!(await paging.reload(query))) return; // a newer change has started
     } catch (error) {
       genvault.showBanner(error);
       return;
-    } finally {
-      loading = false;
     }
-    // A tall window may still show the end of the list: keep going.
-    if (cursor && older.getBoundingClientRect().top < window.innerHeight + 400) loadMore();
+    $("empty-search").hidden = !narrowed;
+    $("empty-all").hidden = narrowed;
+    $("filter-clear").hidden = query.toString() === "";
+    const tail = query.toString();
+    history.replaceState(null, "", tail ? `/history?${tail}` : "/history");
   }
 
-  async function runSearch() {
-    const run = ++searchRun;
-    query = search.value.trim();
+  function applySoon(delay) {
+    clearTimeout(filterTimer);
+    filterTimer = setTimeout(applyFilters, delay);
+  }
+
+  $("filter-apply").hidden = true; // the filters apply themselves
+  search.addEventListener("input", () => applySoon(250));
+  $("filter-model").addEventListener("input", () => applySoon(400));
+  for (const id of ["filter-from", "filter-to", "filter-sort", "filter-starred"]) {
+    $(id).addEventListener("change", () => applySoon(0));
+  }
+  // The heading and the lightbox follow the collection: load that view.
+  $("filter-collection").addEventListener("change", () => {
+    const query = filterQuery();
+    location.assign(query.toString() ? `/history?${query}` : "/history");
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    applySoon(0);
+  });
+
+  // -- a card's state ------------------------------------------------------------
+  function tagsOf(card) {
+    return JSON.parse(card.dataset.tags || "[]");
+  }
+
+  function tagLink(tag) {
+    const link = document.createElement("a");
+    link.className = "tag";
+    link.href = `/history?${new URLSearchParams({ tag })}`;
+    link.textContent = tag;
+    return link;
+  }
+
+  function setTags(card, tags) {
+    tags.sort();
+    card.dataset.tags = JSON.stringify(tags);
+    const list = card.querySelector(".card-tags");
+    list.replaceChildren(
+      ...tags.map((tag) => {
+        const item = document.createElement("li");
+        item.append(tagLink(tag));
+        return item;
+      }),
+    );
+    list.hidden = tags.length === 0;
+    if (current === card) showTags(card);
+  }
+
+  function setStarred(card, starred) {
+    card.dataset.starred = String(starred);
+    const button = card.querySelector(".star-form button");
+    button.setAttribute("aria-pressed", String(starred));
+    card.querySelector('.star-form input[name="starred"]').value = starred ? "0" : "1";
+    if (current === card) $("lightbox-star").setAttribute("aria-pressed", String(starred));
+  }
+
+  async function toggleStar(card) {
+    const starred = card.dataset.starred !== "true";
     try {
-      const { cards, next } = await fetchCards(null);
-      if (run !== searchRun) return; // a newer search has started
-      grid.replaceChildren(...cards);
-      setCursor(next);
-      updateEmpty();
-      genvault.hideBanner();
-      const params = new URLSearchParams(query ? { q: query } : {});
-      history.replaceState(null, "", query ? `/history?${params}` : "/history");
+      await genvault.send(`/generations/${card.dataset.id}/star`, { starred: starred ? "1" : "0" });
     } catch (error) {
-      if (run === searchRun) genvault.showBanner(error);
+      genvault.showBanner(error);
+      return;
     }
+    setStarred(card, starred);
+    genvault.toast(starred ? "Starred" : "Star removed");
   }
 
   // -- lightbox ----------------------------------------------------------------
-  function cards() {
-    return [...grid.querySelectorAll(".card")];
+  function showTags(card) {
+    const list = $("lightbox-tags");
+    list.replaceChildren(
+      ...tagsOf(card).map((tag) => {
+        const item = document.createElement("li");
+        const remove = document.createElement("button");
+        remove.type = "button";
+        remove.className = "tag-remove";
+        remove.dataset.tag = tag;
+        remove.setAttribute("aria-label", `Remove tag ${tag}`);
+        remove.textContent = "×";
+        item.append(tagLink(tag), remove);
+        return item;
+      }),
+    );
+    list.hidden = list.children.length === 0;
   }
 
   function show(card) {
@@ -105,49 +141,32 @@
     $("lightbox-date").dateTime = time.dateTime;
     $("lightbox-model").textContent = card.dataset.model;
     $("lightbox-download").href = `/images/${id}?download=1`;
-    const list = cards();
+    $("lightbox-star").setAttribute("aria-pressed", card.dataset.starred);
+    $("link-made").hidden = true;
+    showTags(card);
+    const list = paging.cards();
     const index = list.indexOf(card);
     $("lightbox-prev").disabled = index <= 0;
-    $("lightbox-next").disabled = index >= list.length - 1 && !cursor;
+    $("lightbox-next").disabled = index >= list.length - 1 && !paging.cursor;
     if (!lightbox.open) lightbox.showModal();
   }
 
   async function step(delta) {
     if (!current) return;
-    let list = cards();
+    let list = paging.cards();
     let index = list.indexOf(current) + delta;
-    if (index >= list.length && cursor) {
-      await loadMore();
-      list = cards();
+    if (index >= list.length && paging.cursor) {
+      await paging.loadMore();
+      list = paging.cards();
     }
     index = Math.max(0, Math.min(index, list.length - 1));
     if (list[index]) show(list[index]);
   }
 
-  // -- deleting ----------------------------------------------------------------
-  function confirmDelete() {
-    return new Promise((resolve) => {
-      confirmDialog.returnValue = "";
-      confirmDialog.addEventListener(
-        "close",
-        () => resolve(confirmDialog.returnValue === "delete"),
-        { once: true },
-      );
-      confirmDialog.showModal();
-    });
-  }
-
-  async function remove(card) {
-    if (!(await confirmDelete())) return;
-    try {
-      await genvault.request(`/generations/${card.dataset.id}`, { method: "DELETE" });
-    } catch (error) {
-      if (error.status === 404) card.remove(); // already gone (deleted elsewhere)
-      genvault.showBanner(error);
-      return;
-    }
+  // Take a card away (trashed, or out of the collection shown), keeping the lightbox going.
+  function drop(card) {
     if (lightbox.open && current === card) {
-      const list = cards();
+      const list = paging.cards();
       const index = list.indexOf(card);
       const neighbour = list[index + 1] || list[index - 1];
       card.remove();
@@ -156,33 +175,115 @@
     } else {
       card.remove();
     }
-    genvault.toast("Image deleted");
-    if (!grid.querySelector(".card") && cursor) loadMore();
-    updateEmpty();
+    paging.removed();
   }
 
+  // -- moving to the trash ---------------------------------------------------------
+  async function remove(card) {
+    if (!(await genvault.confirm(confirmDialog, "delete"))) return;
+    try {
+      await genvault.request(`/generations/${card.dataset.id}`, { method: "DELETE" });
+    } catch (error) {
+      if (error.status === 404) card.remove(); // already gone (deleted elsewhere)
+      genvault.showBanner(error);
+      return;
+    }
+    drop(card);
+    genvault.toast("Moved to the trash");
+  }
+
+  // -- organising from the lightbox --------------------------------------------------
+  $("tag-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const input = $("tag-input");
+    if (!current || !input.value.trim()) return;
+    const card = current;
+    try {
+      const answer = await genvault.send(`/generations/${card.dataset.id}/tags`, { tags: input.value });
+      setTags(card, [...new Set([...tagsOf(card), ...answer.tags])]);
+      input.value = "";
+      genvault.hideBanner();
+      genvault.toast(answer.tags.length === 1 ? "Tag added" : "Tags added");
+    } catch (error) {
+      genvault.showBanner(error);
+    }
+  });
+
+  $("lightbox-tags").addEventListener("click", async (event) => {
+    const button = event.target.closest(".tag-remove");
+    if (!button || !current) return;
+    const card = current;
+    const tag = button.dataset.tag;
+    try {
+      await genvault.send(`/generations/${card.dataset.id}/untag`, { tag });
+    } catch (error) {
+      genvault.showBanner(error);
+      return;
+    }
+    setTags(card, tagsOf(card).filter((t) => t !== tag));
+    genvault.toast(`Tag “${tag}” removed`);
+    $("tag-input").focus();
+  });
+
+  $("collect-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!current) return;
+    const select = $("collect-select");
+    try {
+      const answer = await genvault.send(`/collections/${select.value}/add`, {
+        generation_id: current.dataset.id,
+      });
+      const name = answer.collection.name;
+      genvault.toast(answer.added ? `Added to “${name}”` : `Already in “${name}”`);
+    } catch (error) {
+      genvault.showBanner(error);
+    }
+  });
+
+  $("uncollect")?.addEventListener("click", async (event) => {
+    if (!current) return;
+    const card = current;
+    try {
+      const answer = await genvault.send(`/collections/${event.currentTarget.dataset.collection}/remove`, {
+        generation_id: card.dataset.id,
+      });
+      genvault.toast(`Removed from “${answer.collection.name}”`);
+    } catch (error) {
+      genvault.showBanner(error);
+      return;
+    }
+    drop(card);
+  });
+
+  $("link-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!current) return;
+    try {
+      const link = await genvault.send("/links", {
+        generation_id: current.dataset.id,
+        expires: $("link-expires").value,
+      });
+      $("link-url").value = link.url;
+      $("link-until").textContent = link.expires;
+      $("link-made").hidden = false;
+      $("link-url").select();
+    } catch (error) {
+      genvault.showBanner(error);
+    }
+  });
+
+  $("link-copy").addEventListener("click", async () => {
+    const input = $("link-url");
+    input.select();
+    try {
+      await navigator.clipboard.writeText(input.value);
+      genvault.toast("Link copied");
+    } catch {
+      genvault.toast("Press Ctrl+C to copy the selected link");
+    }
+  });
+
   // -- wiring ------------------------------------------------------------------
-  search.addEventListener("input", () => {
-    clearTimeout(searchTimer);
-    searchTimer = setTimeout(runSearch, 250);
-  });
-  search.form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    clearTimeout(searchTimer);
-    runSearch();
-  });
-
-  older.addEventListener("click", (event) => {
-    event.preventDefault();
-    loadMore();
-  });
-  new IntersectionObserver(
-    (entries) => {
-      if (entries.some((entry) => entry.isIntersecting)) loadMore();
-    },
-    { rootMargin: "400px" },
-  ).observe(older);
-
   grid.addEventListener("click", (event) => {
     const link = event.target.closest(".card-image");
     if (!link || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey) return;
@@ -190,20 +291,26 @@
     show(link.closest(".card"));
   });
   grid.addEventListener("submit", (event) => {
-    const form = event.target.closest(".delete-form");
-    if (!form) return;
-    event.preventDefault();
-    remove(form.closest(".card"));
+    const card = event.target.closest(".card");
+    if (event.target.closest(".delete-form")) {
+      event.preventDefault();
+      remove(card);
+    } else if (event.target.closest(".star-form")) {
+      event.preventDefault();
+      toggleStar(card);
+    }
   });
 
   $("lightbox-prev").addEventListener("click", () => step(-1));
   $("lightbox-next").addEventListener("click", () => step(1));
   $("lightbox-close").addEventListener("click", () => lightbox.close());
   $("lightbox-delete").addEventListener("click", () => remove(current));
+  $("lightbox-star").addEventListener("click", () => toggleStar(current));
   // On the document, not the dialog: a nav button that just became disabled
   // drops the focus to the body, and the arrows must keep working.
   document.addEventListener("keydown", (event) => {
     if (!lightbox.open || confirmDialog.open) return;
+    if (event.target.closest("input, select, textarea, summary")) return;
     if (event.key === "ArrowLeft") step(-1);
     else if (event.key === "ArrowRight") step(1);
     else return;

@@ -1,6 +1,6 @@
-// What both pages share: the CSRF token, requests to the app, the error banner,
-// the credits in the header and a short-lived toast. The pages work without
-// this script; it only makes them quicker.
+// What every page shares: the CSRF token, requests to the app, the error
+// banner, the credits in the header and a short-lived toast. The pages work
+// without this script; it only makes them quicker.
 "use strict";
 
 const genvault = (() => {
@@ -33,6 +33,14 @@ const genvault = (() => {
       throw failure(body, response.status);
     }
     return response;
+  }
+
+  // A form-encoded POST (the same fields a plain form sends); returns the JSON answer.
+  async function send(url, fields = {}) {
+    const body = new URLSearchParams(fields);
+    const headers = { "Content-Type": "application/x-www-form-urlencoded" };
+    const response = await request(url, { method: "POST", body, headers });
+    return response.json();
   }
 
   function failure(body, status = 0) {
@@ -68,5 +76,14 @@ const genvault = (() => {
     document.querySelector(".credits").hidden = false;
   }
 
-  return { token, request, showBanner, hideBanner, toast, setCredits };
+  // A <dialog> of Cancel / confirm buttons: resolves true when the confirm one was chosen.
+  function confirm(dialog, yes = "yes") {
+    return new Promise((resolve) => {
+      dialog.returnValue = "";
+      dialog.addEventListener("close", () => resolve(dialog.returnValue === yes), { once: true });
+      dialog.showModal();
+    });
+  }
+
+  return { token, request, send, confirm, showBanner, hideBanner, toast, setCredits };
 })();
