@@ -1310,7 +1310,8 @@ create or replace function public.shared_generations(
   share_id uuid default null,
   page_size integer default 50,
   cursor_created_at timestamptz default null,
-  cursor_id uuid default null
+  cursor_id uuid default null,
+  only_generation uuid default null
 ) returns table (id uuid, prompt text, image_url text, thumbnail_url text,
                  created_at timestamptz, model text, params jsonb, image_bytes bigint,
                  image_sha256 text, shared_by text, via_share uuid)
@@ -1346,15 +1347,17 @@ begin
       join public.user_generations g on g.id = r.generation_id and g.user_id = r.owner_id
       left join auth.users u on u.id::text = r.owner_id
      where (shared_generations.share_id is null or r.share_id = shared_generations.share_id)
+       and (only_generation is null or g.id = only_generation)
        and g.trashed_at is null
        and (cursor_created_at is null or (g.created_at, g.id) < (cursor_created_at, cursor_id))
      order by g.created_at desc, g.id desc, r.share_id
      limit page_size;
 end
 $$;
-comment on function public.shared_generations(uuid, integer, timestamptz, uuid) is
-  'Generations shared with the caller (one share''s, or all), newest first, with who '
-  'shared each. Read-only copies: the caller can look and download, nothing more.';
+comment on function public.shared_generations(uuid, integer, timestamptz, uuid, uuid) is
+  'Generations shared with the caller (one share''s, or all, or the one with id '
+  'only_generation), newest first, with who shared each. Read-only copies: the '
+  'caller can look and download, nothing more.';
 
 -- -----------------------------------------------------------------------------
 -- Public links
@@ -1693,7 +1696,7 @@ revoke execute on function
   public.unshare(uuid),
   public.my_shares(),
   public.shared_with_me(),
-  public.shared_generations(uuid, integer, timestamptz, uuid),
+  public.shared_generations(uuid, integer, timestamptz, uuid, uuid),
   public.create_public_link(uuid, uuid, interval),
   public.revoke_public_link(uuid),
   public.my_public_links(),
@@ -1737,7 +1740,7 @@ grant execute on function
   public.unshare(uuid),
   public.my_shares(),
   public.shared_with_me(),
-  public.shared_generations(uuid, integer, timestamptz, uuid),
+  public.shared_generations(uuid, integer, timestamptz, uuid, uuid),
   public.create_public_link(uuid, uuid, interval),
   public.revoke_public_link(uuid),
   public.my_public_links(),

@@ -482,7 +482,7 @@ FUNCTION_CASES: dict[str, tuple[str, Outcomes]] = {
         "select * from public.shared_with_me() where id in (%(share)s, %(coll_share)s)",
         ("none", "none", "rows", *SIGNED_IN_ONLY),
     ),
-    "shared_generations(uuid, integer, timestamp with time zone, uuid)": (
+    "shared_generations(uuid, integer, timestamp with time zone, uuid, uuid)": (
         "select * from public.shared_generations() where id = %(gen)s",
         ("none", "none", "rows", *SIGNED_IN_ONLY),
     ),

@@ -190,19 +190,14 @@ class SharingRepo:
 
     def get(self, generation_id: str) -> SharedGeneration:
         """One generation shared with the user; NotFound if none with that id is."""
-        gid = str(_validate.generation_id(generation_id))
-        before: str | None = None
-        while True:
-            page = self.generations(limit=1000, before=before)
-            for item in page.items:
-                if item.id == gid:
-                    return item
-            if page.next_cursor is None:
-                raise NotFound(
-                    f"nothing shared with you has the id {gid}",
-                    hint="list what is shared with you with `gen share list --with-me`",
-                )
-            before = page.next_cursor
+        gid = _validate.generation_id(generation_id)
+        rows = self._transport.rpc("shared_generations", {"page_size": 1, "only_generation": gid})
+        if not rows:
+            raise NotFound(
+                f"nothing shared with you has the id {gid}",
+                hint="list what is shared with you with `gen share list --with-me`",
+            )
+        return SharedGeneration.from_row(rows[0])
 
     def read_image(self, item: SharedGeneration, *, thumbnail: bool = False) -> bytes:
         """The bytes of a generation shared with the user (or behind a link)."""
