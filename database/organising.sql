@@ -477,7 +477,8 @@ begin
   foreach tag in array tags loop
     tag := lower(btrim(tag));
     if tag is null or tag = '' then
-      raise exception 'a tag must not be empty' using errcode = '22023';
+      raise exception 'a tag must not be empty' using errcode = '22023',
+        hint = 'Give tags like: portrait, 2024.';
     end if;
     if length(tag) > 50 then
       raise exception 'tag "%..." is longer than 50 characters', left(tag, 20)
@@ -566,10 +567,12 @@ begin
       hint = 'Pass the cursor of the previous page unchanged.';
   end if;
   if created_from is not null and created_to is not null and created_from >= created_to then
-    raise exception 'the date range is empty: "from" must come before "to"' using errcode = '22023';
+    raise exception 'the date range is empty: "from" must come before "to"' using errcode = '22023',
+      hint = 'The range includes "from" and stops before "to".';
   end if;
   if cardinality(wanted) > 20 then
-    raise exception 'filter by at most 20 tags' using errcode = '22023';
+    raise exception 'filter by at most 20 tags' using errcode = '22023',
+      hint = 'An image carries at most 20 tags, so more can match nothing.';
   end if;
   if with_model is not null and length(with_model) > 200 then
     raise exception 'model must be at most 200 characters' using errcode = '22023';
@@ -920,7 +923,8 @@ declare
 begin
   perform public.genvault_check_ids(generation_ids);
   if wanted is null or cardinality(wanted) = 0 then
-    raise exception 'give at least one tag' using errcode = '22023';
+    raise exception 'give at least one tag' using errcode = '22023',
+      hint = 'Give tags like: portrait, 2024.';
   end if;
   if cardinality(wanted) > 20 then
     raise exception 'a generation can have at most 20 tags' using errcode = '22023';
@@ -951,7 +955,8 @@ declare
 begin
   perform public.genvault_check_ids(generation_ids);
   if wanted is null or cardinality(wanted) = 0 then
-    raise exception 'give at least one tag' using errcode = '22023';
+    raise exception 'give at least one tag' using errcode = '22023',
+      hint = 'Give tags like: portrait, 2024.';
   end if;
   delete from public.generation_tags t
    where t.generation_id = any (generation_ids) and t.user_id = me and t.tag = any (wanted);
@@ -1203,7 +1208,8 @@ begin
       using errcode = 'P0002', hint = 'Ask them to sign up first, or create a public link.';
   end if;
   if recipient = me then
-    raise exception 'you cannot share with yourself' using errcode = '22023';
+    raise exception 'you cannot share with yourself' using errcode = '22023',
+      hint = 'Give the email address of another genvault user.';
   end if;
   if not exists (select from public.user_credits c where c.user_id = recipient) then
     raise exception 'no genvault user has the email address %', btrim(share_with.email)
@@ -1384,7 +1390,7 @@ begin
                                              create_public_link.collection_id);
   if expires_in is null or expires_in < interval '1 minute' or expires_in > interval '366 days' then
     raise exception 'a link must expire between 1 minute and 366 days from now'
-      using errcode = '22023';
+      using errcode = '22023', hint = 'For example 7 days: interval ''7 days''.';
   end if;
   insert into public.public_links (owner_id, token_sha256, generation_id, collection_id, expires_at)
   values (me, sha256(convert_to(secret, 'UTF8')), create_public_link.generation_id,
@@ -1522,7 +1528,8 @@ begin
     raise exception 'a template needs a name of 1 to 100 characters' using errcode = '22023';
   end if;
   if save_template.prompt is null or length(btrim(save_template.prompt)) not between 1 and 2000 then
-    raise exception 'a template prompt must be 1 to 2000 characters' using errcode = '22023';
+    raise exception 'a template prompt must be 1 to 2000 characters' using errcode = '22023',
+      hint = 'Shorten the prompt; placeholders count as written.';
   end if;
   if save_template.params is not null and jsonb_typeof(save_template.params) <> 'object' then
     raise exception 'params must be a JSON object' using errcode = '22023';
