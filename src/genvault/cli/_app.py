@@ -19,6 +19,7 @@ from genvault._exceptions import GenvaultError
 from genvault.cli import (
     _account,
     _admin,
+    _create,
     _db,
     _doctor,
     _history,
@@ -141,6 +142,7 @@ def _root(
         warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
+app.add_typer(_create.app)
 app.add_typer(_history.app)
 _gallery = typer.Typer()
 _gallery.command("ui", rich_help_panel="History")(_ui.ui)

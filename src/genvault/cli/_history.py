@@ -1,4 +1,4 @@
-"""The history: create, list, search, show, open, download, delete, export."""
+"""The history: list, search, show, open, download, delete, export."""
 
 from __future__ import annotations
 
@@ -8,25 +8,22 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 from datetime import datetime, timedelta
 from datetime import time as day_time
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import unquote, urlsplit
 
 import typer
-from rich.markup import escape
 from rich.text import Text
 
-from genvault import ASPECT_RATIOS, _validate
-from genvault._exceptions import GenvaultError, InsufficientCredits, InvalidInput, NotFound
+from genvault import _validate
+from genvault._exceptions import GenvaultError, InvalidInput, NotFound
 from genvault.cli._context import JsonOpt, State, confirm, state
 from genvault.cli._ids import find_generation
 from genvault.cli._render import (
-    Output,
     generations_table,
     human_bytes,
     inline_image,
@@ -92,233 +89,6 @@ def resolve_id(repo: GenerationsRepo, value: str) -> str:
 
 
 # -- create -------------------------------------------------------------------
-
-
-def _complete_aspect_ratio(incomplete: str) -> list[str]:
-    return [r for r in ASPECT_RATIOS if r.startswith(incomplete)]
-
-
-class _Progress:
-    """Reports a generation's phases: on the spinner, as plain lines, or not at all."""
-
-    def __init__(self, output: Output, *, prefix: str, quiet: bool) -> None:
-        self.output = output
-        self.prefix = prefix
-        self.quiet = quiet
-        self.spinner: Any = None
-        self.reserved = False
-
-    def __call__(self, phase: str, detail: str) -> None:
-        if phase == "queued":
-            self.reserved = True
-        line = f"{self.prefix}{phase}: {detail}"
-        if self.spinner is not None:
-            self.spinner.update(escape(line))
-        elif not self.quiet:
-            self.output.err.print(Text(line))
-
-
-@app.command(rich_help_panel=PANEL)
-def create(
-    ctx: typer.Context,
-    prompt: Annotated[
-        str | None,
-        typer.Argument(
-            help="What to draw. May be left out with --from or --template.", show_default=False
-        ),
-    ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model",
-            "-m",
-            metavar="OWNER/NAME",
-            help="The image model (default: the configured one; offline without a Replicate "
-            "token).",
-            show_default=False,
-        ),
-    ] = None,
-    aspect_ratio: Annotated[
-        str | None,
-        typer.Option(
-            "--aspect-ratio",
-            "-a",
-            metavar="W:H",
-            help=f"One of {', '.join(ASPECT_RATIOS)} (default 1:1).",
-            autocompletion=_complete_aspect_ratio,
-            show_default=False,
-        ),
-    ] = None,
-    seed: Annotated[
-        int | None,
-        typer.Option(
-            "--seed",
-            help="A seed, to make the image repeatable. With --num, each image uses the next seed.",
-            show_default=False,
-        ),
-    ] = None,
-    num: Annotated[
-        int,
-        typer.Option(
-            "--num", "-n", min=1, max=20, help="How many images to make (one credit each)."
-        ),
-    ] = 1,
-    source: Annotated[
-        str | None,
-        typer.Option(
-            "--from",
-            metavar="ID",
-            help="Repeat a generation: its prompt, model, aspect ratio and seed, unless given.",
-            show_default=False,
-        ),
-    ] = None,
-    template: Annotated[
-        str | None,
-        typer.Option(
-            "--template",
-            "-t",
-            metavar="NAME",
-            help="Take the prompt (and model and settings, unless given) from a saved template.",
-            show_default=False,
-        ),
-    ] = None,
-    sets: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set",
-            metavar="NAME=VALUE",
-            help="Fill the template's {NAME} with VALUE; once for each placeholder.",
-            show_default=False,
-        ),
-    ] = None,
-    open_after: Annotated[
-        bool, typer.Option("--open", help="Open each image in the default viewer when done.")
-    ] = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """Generate an image from a prompt and save it to your history (one credit).
-
-    With --template NAME the prompt comes from a saved template (`gen template
-    save`), each {placeholder} filled with a --set NAME=VALUE.
-    """
-    values = _template_values(sets or [])
-    if template is not None and prompt is not None:
-        raise typer.BadParameter("give a prompt or --template, not both", param_hint="PROMPT")
-    if template is not None and source is not None:
-        raise typer.BadParameter("give --from or --template, not both", param_hint="--template")
-    if values and template is None:
-        raise typer.BadParameter("--set fills a template; add --template NAME", param_hint="--set")
-    if prompt is None and source is None and template is None:
-        raise typer.BadParameter(
-            "give a prompt, or --from ID to repeat a generation, or --template NAME",
-            param_hint="PROMPT",
-        )
-    st = state(ctx)
-    out = st.output
-    client = st.ready_client()
-    repo = client.generations
-    if template is not None:
-        rendered = client.templates.render(template, values)
-        prompt = rendered.prompt
-        model = rendered.model if model is None else model
-        if aspect_ratio is None and isinstance(rendered.params.get("aspect_ratio"), str):
-            aspect_ratio = rendered.params["aspect_ratio"]
-        if seed is None and isinstance(rendered.params.get("seed"), int):
-            seed = rendered.params["seed"]
-    if source is not None:
-        base = repo.get(resolve_id(repo, source))
-        prompt = base.prompt if prompt is None else prompt
-        model = base.model if model is None else model
-        if aspect_ratio is None and isinstance(base.params.get("aspect_ratio"), str):
-            aspect_ratio = base.params["aspect_ratio"]
-        if seed is None and isinstance(base.params.get("seed"), int):
-            seed = base.params["seed"]
-    assert prompt is not None
-    aspect_ratio = aspect_ratio or "1:1"
-    # The library checks these too; checking them first keeps a refusal from
-    # following the "generating" line.
-    _validate.prompt(prompt)
-    _validate.aspect_ratio(aspect_ratio)
-    if seed is not None:
-        _validate.seed(seed)
-        _validate.seed(seed + num - 1)
-    image_model = client.model(model)  # refuses an unknown model before anything is reserved
-    credits = client.credits
-    before = credits.balance()
-    if before < num:
-        needed = "an image needs 1" if num == 1 else f"{num} images need {num}"
-        raise InsufficientCredits(
-            f"you have {plural(before, 'credit')}; {needed}",
-            hint="ask an operator for credits (`gen admin grant`)",
-        )
-    if not as_json:
-        out.note(
-            f"generating {plural(num, 'image')} with {escape(image_model.name)} · {aspect_ratio}"
-            f" · {plural(before, 'credit')}"
-        )
-
-    made: list[dict[str, Any]] = []
-    progress = _Progress(out, prefix="", quiet=as_json)
-    try:
-        for index in range(num):
-            progress.prefix = f"[{index + 1}/{num}] " if num > 1 else ""
-            progress.reserved = False
-            started = time.monotonic()
-            with out.status(f"{progress.prefix}starting…") as spinner:
-                progress.spinner = spinner
-                gen = client.create(
-                    prompt,
-                    model=model,
-                    aspect_ratio=aspect_ratio,
-                    seed=None if seed is None else seed + index,
-                    on_status=progress,
-                )
-            progress.spinner = None
-            progress.reserved = False  # spent now: an interrupt from here on refunds nothing
-            elapsed = time.monotonic() - started
-            url = repo.image_url(gen)
-            made.append({**gen.to_dict(), "url": url, "elapsed_seconds": round(elapsed, 3)})
-            if not as_json:
-                out.out.print(Text.assemble("created ", (gen.id, "bold"), f" in {elapsed:.1f}s"))
-                out.out.print(Text(f"  stored at {url}"))
-            if open_after:
-                try:
-                    open_in_viewer(url)
-                except GenvaultError as exc:
-                    out.hint(f"not opened: {exc.message}; {exc.hint}")
-    except KeyboardInterrupt:
-        if progress.reserved:
-            out.note("cancelled; the credit was refunded")
-        else:
-            out.note("cancelled")
-        if made:
-            out.note(f"{plural(len(made), 'image')} of {num} had been made and saved before that")
-        raise typer.Exit(130) from None
-    after = credits.balance()
-    if as_json:
-        out.json({"generations": made, "credits_before": before, "credits_after": after})
-    else:
-        out.out.print(f"credits: {before} → {after}")
-
-
-_PLACEHOLDER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _template_values(sets: list[str]) -> dict[str, str]:
-    """NAME=VALUE pairs from --set; a usage error when one is malformed or repeated."""
-    values: dict[str, str] = {}
-    for item in sets:
-        name, equals, value = item.partition("=")
-        name = name.strip()
-        if not equals or not _PLACEHOLDER.match(name):
-            raise typer.BadParameter(
-                f"{item!r} is not NAME=VALUE (NAME: letters, digits and _), e.g. --set animal=fox",
-                param_hint="--set",
-            )
-        if name in values:
-            raise typer.BadParameter(f"{name} is set twice", param_hint="--set")
-        values[name] = value
-    return values
 
 
 # -- list and search ------------------------------------------------------------
