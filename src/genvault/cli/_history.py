@@ -22,7 +22,7 @@ from rich.text import Text
 from genvault import _validate
 from genvault._exceptions import GenvaultError, InvalidInput, NotFound
 from genvault.cli._context import JsonOpt, State, confirm, state
-from genvault.cli._ids import find_generation
+from genvault.cli._ids import sort_out_generations
 from genvault.cli._render import (
     generations_table,
     human_bytes,
@@ -467,16 +467,7 @@ def delete(
     st = state(ctx)
     out = st.output
     repo = st.ready_client().generations
-    found: list[Generation] = []
-    missing: list[str] = []
-    for value in generation_ids:
-        try:
-            gen = find_generation(repo, value, scope="any")
-        except NotFound:
-            missing.append(value)
-            continue
-        if all(g.id != gen.id for g in found):
-            found.append(gen)
+    found, missing = sort_out_generations(repo, generation_ids, scope="any")
     if not permanent:
         _to_trash(st, repo, found, missing, as_json=as_json)
         return

@@ -18,7 +18,14 @@ from genvault.cli._render import short_id
 if TYPE_CHECKING:
     from genvault import Generation, GenerationsRepo, SharedGeneration, SharingRepo
 
-__all__ = ["Scope", "find_generation", "find_generations", "find_shared", "pick"]
+__all__ = [
+    "Scope",
+    "find_generation",
+    "find_generations",
+    "find_shared",
+    "pick",
+    "sort_out_generations",
+]
 
 Scope = Literal["history", "trash", "any"]
 """Where a generation may be: in the history, in the trash, or either."""
@@ -123,6 +130,24 @@ def find_generations(
         if all(g.id != gen.id for g in found):
             found.append(gen)
     return found
+
+
+def sort_out_generations(
+    repo: GenerationsRepo, values: Sequence[str], *, scope: Scope = "any"
+) -> tuple[list[Generation], list[str]]:
+    """The generations found for ``values`` (without repeats), and the values that
+    matched none: for commands that report on each id instead of stopping."""
+    found: list[Generation] = []
+    missing: list[str] = []
+    for value in values:
+        try:
+            gen = find_generation(repo, value, scope=scope)
+        except NotFound:
+            missing.append(value)
+            continue
+        if all(g.id != gen.id for g in found):
+            found.append(gen)
+    return found, missing
 
 
 def find_shared(repo: SharingRepo, value: str) -> SharedGeneration:

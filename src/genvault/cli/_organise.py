@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.text import Text
 
-from genvault._exceptions import InvalidInput, NotFound
+from genvault._exceptions import InvalidInput
 from genvault.cli._context import JsonOpt, State, confirm, default_command_group, state
 from genvault.cli._history import BeforeOpt, LimitOpt, find_page, show_page
-from genvault.cli._ids import find_generation, find_generations
+from genvault.cli._ids import find_generations, sort_out_generations
 from genvault.cli._render import local_time, plain_table, plural
 
 if TYPE_CHECKING:
@@ -106,16 +106,7 @@ def restore(ctx: typer.Context, generation_ids: IdsArg, as_json: JsonOpt = False
     st = state(ctx)
     out = st.output
     repo = _generations(st)
-    found: list[Generation] = []
-    missing: list[str] = []
-    for value in generation_ids:
-        try:
-            gen = find_generation(repo, value, scope="any")
-        except NotFound:
-            missing.append(value)
-            continue
-        if all(g.id != gen.id for g in found):
-            found.append(gen)
+    found, missing = sort_out_generations(repo, generation_ids, scope="any")
     trashed = [g.id for g in found if g.trashed_at is not None]
     back = set(repo.restore(trashed)) if trashed else set()
     report: list[dict[str, Any]] = [
