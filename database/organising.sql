@@ -434,17 +434,15 @@ comment on policy "Users can delete their own templates" on public.prompt_templa
 -- summary trigger sees as the row leaving what is counted; restoring it brings
 -- it back. Every existing row is in the history when the column is added, so
 -- the summaries need no rebuild.
-create or replace function public.genvault_counted_generations(source text)
-returns text
+create or replace function public.genvault_is_counted(g public.user_generations)
+returns boolean
 language sql immutable
-set search_path = ''
 as $$
-  select format('select s.user_id, s.prompt, s.created_at, s.image_bytes from %s s'
-                ' where s.trashed_at is null', source)
+  select g.trashed_at is null
 $$;
-comment on function public.genvault_counted_generations(text) is
-  'The query over a table (or transition table) of generations that the summaries '
-  'count: those in the history, not in the trash.';
+comment on function public.genvault_is_counted(public.user_generations) is
+  'Whether a generation counts in its owner''s summaries: when it is in the history, '
+  'not in the trash.';
 
 -- -----------------------------------------------------------------------------
 -- Browsing: one function for every filter and sort
@@ -587,17 +585,22 @@ begin
     src := 'public.collection_items d join public.user_generations g on g.id = d.generation_id';
     ts := 'd.generation_created_at';
     ident := 'd.generation_id';
-    cond := cond || ' and d.user_id = $1 and d.collection_id = $7';
+    -- Not "g.user_id = $1" as well: the collection is the caller's (checked
+    -- above) and its items' foreign keys make their generations the caller's,
+    -- and the planner, taking the two conditions for independent, would
+    -- expect almost no rows and sort the whole collection.
+    cond := 'd.user_id = $1 and d.collection_id = $7';
   elsif cardinality(wanted) > 0 then
     src := 'public.generation_tags d join public.user_generations g on g.id = d.generation_id';
     ts := 'd.generation_created_at';
     ident := 'd.generation_id';
-    cond := cond || ' and d.user_id = $1 and d.tag = $8[1]';
+    cond := 'd.user_id = $1 and d.tag = $8[1]';  -- as for a collection, above
   end if;
   -- Further tags (all of them when the walk is not over a tag) are checked per row.
   if cardinality(wanted) > 1 or (cardinality(wanted) = 1 and find_generations.collection_id is not null) then
     cond := cond || ' and (select count(*) from public.generation_tags t'
-                    ' where t.generation_id = g.id and t.tag = any ($8)) = cardinality($8)';
+                    ' where t.generation_id = ' || ident || ' and t.tag = any ($8))'
+                    ' = cardinality($8)';
   end if;
 
   cond := cond || case when in_trash then ' and g.trashed_at is not null'
@@ -645,9 +648,9 @@ begin
   -- walk goes over the search index's candidates only.
   if search_text is not null and sort <> 'starred' then
     execute format(
-      'select coalesce(array_agg(w.id order by %s), ''{}'') from (%s) w where w.prompt ilike $6',
-      format(order_by, 'w.created_at', 'w.id'),
-      format(walk, case when cursor_created_at is null then '' else after_cursor end, '2000'))
+      'select array(select w.id from (%s) w where w.prompt ilike $6 order by %s limit $2)',
+      format(walk, case when cursor_created_at is null then '' else after_cursor end, '2000'),
+      format(order_by, 'w.created_at', 'w.id'))
       into found
       using me, page_size, created_from, created_to, with_model, pattern,
             find_generations.collection_id, wanted, term_keys, cursor_created_at, cursor_id;
@@ -1672,7 +1675,7 @@ grant all on public.collections, public.collection_items, public.generation_tags
 revoke execute on function
   public.genvault_limit_tags(),
   public.genvault_check_collection_item(),
-  public.genvault_counted_generations(text),
+  public.genvault_is_counted(public.user_generations),
   public.genvault_tags_of(uuid),
   public.genvault_normalise_tags(text[]),
   public.genvault_check_ids(uuid[]),

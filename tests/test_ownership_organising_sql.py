@@ -556,8 +556,8 @@ FUNCTION_CASES: dict[str, tuple[str, Outcomes]] = {
         "select public.genvault_check_collection_item()",
         NOBODY,
     ),
-    "genvault_counted_generations(text)": (
-        "select public.genvault_counted_generations('public.user_generations')",
+    "genvault_is_counted(user_generations)": (
+        "select public.genvault_is_counted(g) from public.user_generations g limit 1",
         NOBODY,
     ),
     "genvault_tags_of(uuid)": ("select public.genvault_tags_of(%(gen)s)", NOBODY),

@@ -361,16 +361,16 @@ FUNCTION_CASES: dict[str, tuple[str, tuple[str, str, str, str]]] = {
         "select public.genvault_prompt_key('matrix prompt')",
         ("42501", "42501", "42501", "42501"),
     ),
-    "genvault_summary_statements(text)": (
-        "select public.genvault_summary_statements('select 1 where false')",
+    "genvault_count_generation(text, text, timestamp with time zone, bigint, integer)": (
+        "select public.genvault_count_generation(%(owner)s, 'matrix prompt', now(), 1, 1)",
         ("42501", "42501", "42501", "42501"),
     ),
-    "genvault_summarise_generations()": (
-        "select public.genvault_summarise_generations()",
+    "genvault_summarise_generation()": (
+        "select public.genvault_summarise_generation()",
         ("42501", "42501", "42501", "42501"),
     ),
-    "genvault_count_spends()": (
-        "select public.genvault_count_spends()",
+    "genvault_count_spend()": (
+        "select public.genvault_count_spend()",
         ("42501", "42501", "42501", "42501"),
     ),
     "genvault_rebuild_summaries()": (
