@@ -6,5 +6,6 @@ writes BENCHMARKS.md. ``--small`` is a quick run; ``--help`` lists the options.
 
 The sections, one module each, in the order of the report: ``_history``
 (pages), ``_rls`` (what the policies cost), ``_search``, ``_create`` (one create,
-its round trips, many at once), ``_cli``, ``_export`` and ``_statistics``.
+its round trips, many at once), ``_cli``, ``_export``, ``_statistics`` and
+``_filters`` (history pages under each filter and order).
 """

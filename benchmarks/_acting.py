@@ -82,6 +82,46 @@ class Actor:
             ).fetchall()
         return plan_text(rows)
 
+    def nested_plans(
+        self, query: str, params: Sequence[Any] | Mapping[str, Any] = ()
+    ) -> list[str] | None:
+        """The plans (with actual times) of the statements a function call runs
+        dynamically, shown by auto_explain; None where the server has no auto_explain.
+        ``query`` runs as the role in a rolled-back transaction."""
+        conn = self._conn
+        try:
+            conn.execute("load 'auto_explain'")
+        except psycopg.Error:
+            return None
+        found: list[str] = []
+
+        def keep(diag: psycopg.errors.Diagnostic) -> None:
+            text = diag.message_primary or ""
+            if any(marker in text for marker in _DYNAMIC):
+                found.append(text.split("plan:", 1)[-1].strip())
+
+        conn.add_notice_handler(keep)
+        try:
+            with conn.transaction(force_rollback=True):
+                for setting in _TRACE:
+                    conn.execute(setting.encode())
+                conn.execute(_ACT_AS, (self._role, self._claims))
+                conn.execute(query.encode(), params).fetchall()
+        finally:
+            conn.remove_notice_handler(keep)
+        return found
+
+
+_TRACE = (
+    "set local auto_explain.log_min_duration = 0",
+    "set local auto_explain.log_analyze = on",
+    "set local auto_explain.log_buffers = on",
+    "set local auto_explain.log_nested_statements = on",
+    "set local client_min_messages = log",
+)
+# The statements find_generations builds and runs with EXECUTE (database/organising.sql).
+_DYNAMIC = ("select coalesce(array_agg(w.id", "select p.*, public.genvault_tags_of(p.id)")
+
 
 def plan_text(rows: list[dict[str, Any]]) -> str:
     """The lines of an EXPLAIN result as one text block."""

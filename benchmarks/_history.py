@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 from benchmarks._context import Bench
 from benchmarks._results import Row, Section, at_most
-from benchmarks._stats import measure_pair
+from benchmarks._stats import measure_pair, summarize
 from genvault._models import Cursor
 
 __all__ = ["run"]
@@ -105,4 +107,50 @@ def run(bench: Bench) -> Section:
         " index entry of the cursor's (created_at, id) is, so page 1,000 reads 51 index"
         " entries like page 1 does; OFFSET has to walk and throw away every row before it."
     )
+    _delete(bench, section)
     return section
+
+
+_DELETE = "select * from public.delete_generations(array[%s]::uuid[])"
+
+
+def _delete(bench: Bench, section: Section) -> None:
+    """Deleting one generation of the heavy user, in transactions that are rolled
+    back (so the data set stays as it is)."""
+    bench.say("history: deleting one generation")
+    heavy = bench.heavy_user
+    with bench.owner() as conn:
+        rows = conn.execute(
+            "select id, image_url from public.user_generations where user_id = %s"
+            " order by created_at desc limit 200",
+            (heavy,),
+        ).fetchall()
+    ids = [str(r["id"]) for r in rows]
+    path = str(rows[0]["image_url"])
+    runs = max(3, bench.options.slow_iterations // 3)
+    times: list[float] = []
+    with bench.actor("authenticated", heavy) as user:
+        for gid in ids[: runs + 1]:
+            with user.transaction() as conn:
+                started = time.perf_counter()
+                gone = conn.execute(_DELETE, (gid,)).fetchall()
+                times.append(time.perf_counter() - started)
+            section.facts["delete_rows"] = len(gone)
+        section.plans["What delete_generations checks for each stored path, as the user"] = (
+            user.explain(_REFERENCE_CHECK, (heavy, [ids[0]], path, path))
+        )
+    section.add(
+        Row(
+            "Delete one generation of the heavy user (delete_generations, as the user)",
+            summarize(times[1:]),
+            note="the first run untimed; each run rolled back",
+        )
+    )
+
+
+# The check genvault_unreferenced_paths makes for one stored path of a deleted
+# row: does another row of the owner still use it?
+_REFERENCE_CHECK = (
+    "select exists (select from public.user_generations o where o.user_id = %s"
+    " and not (o.id = any (%s::uuid[])) and (o.image_url = %s or o.thumbnail_url = %s))"
+)

@@ -4,40 +4,52 @@ from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import sys
 import tempfile
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psycopg
 
-from benchmarks import _cli, _create, _export, _history, _rls, _search, _statistics
+from benchmarks import (
+    _cli,
+    _create,
+    _export,
+    _filters,
+    _history,
+    _rls,
+    _search,
+    _statistics,
+)
 from benchmarks._context import Bench, Options
 from benchmarks._dataset import DataSize, LoadReport, load, loaded_report
 from benchmarks._report import ServerRun, write
 from benchmarks._results import Section
 from benchmarks._schema import reapply
-from benchmarks._server import Server, embedded_server, machine, url_server
+from benchmarks._server import Machine, Server, embedded_server, machine, url_server
 from genvault._migrate import migrate
 
 __all__ = ["ALL_SECTIONS", "HEADLINE_SECTIONS", "main", "prepare", "run_server"]
 
 SECTIONS: dict[str, Callable[[Bench], Section]] = {
-    # Searches run before anything adds rows: new rows wait in the trigram
-    # index's pending list until a vacuum, which searches then also read.
+    # Searches (and text filters) run before anything adds rows: new rows wait
+    # in the search index's pending list until a vacuum, which searches then
+    # also read.
     "history": _history.run,
     "rls": _rls.run,
     "search": _search.run,
+    "filters": _filters.run,
     "stats": _statistics.run,
     "create": _create.run,
     "cli": _cli.run,
     "export": _export.run,
 }
 ALL_SECTIONS = tuple(SECTIONS)
-HEADLINE_SECTIONS = ("history", "rls", "search", "stats", "create")
+HEADLINE_SECTIONS = ("history", "rls", "search", "filters", "stats", "create")
 DEFAULT_WORKDIR = Path(tempfile.gettempdir()) / "genvault-benchmarks"
 
 
@@ -49,7 +61,7 @@ def prepare(server: Server, options: Options) -> LoadReport:
             options.progress(f"reusing the data set in {server.database} (SQL applied again)")
             reapply(server.url)
             # Earlier runs added rows: tidy up as autovacuum would in time (this also
-            # empties the trigram index's list of pending entries, which searches read).
+            # empties the search index's list of pending entries, which searches read).
             with psycopg.connect(server.url, autocommit=True) as conn:
                 conn.execute("vacuum (analyze) public.user_generations, public.credit_ledger")
             return earlier
@@ -79,6 +91,26 @@ def run_server(server: Server, options: Options, sections: tuple[str, ...]) -> S
             run.sections[key] = failed
     run.load_average = (run.load_average[0], os.getloadavg()[0])
     return run
+
+
+_SAVED = "last-run.pickle"
+
+
+@dataclass(frozen=True)
+class _Saved:
+    """A run's figures, kept in the work directory so the report can be written again."""
+
+    runs: list[ServerRun]
+    machine: Machine
+    command: str
+
+
+def _saved(workdir: Path) -> _Saved | None:
+    path = workdir / _SAVED
+    if not path.exists():
+        return None
+    saved = pickle.loads(path.read_bytes())  # noqa: S301 (written by this program)
+    return saved if isinstance(saved, _Saved) else None
 
 
 def _options(args: argparse.Namespace) -> Options:
@@ -141,7 +173,19 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="keep a data set of the same size and seed loaded by an earlier run",
     )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="write the report again from the figures of the last run in --workdir",
+    )
     args = parser.parse_args(argv)
+    if args.report_only:
+        saved = _saved(args.workdir)
+        if saved is None:
+            parser.error(f"no run has been saved in {args.workdir}")
+        path = write(args.out, saved.runs, saved.machine, command=saved.command)
+        print(f"wrote {path}", file=sys.stderr)
+        return 0
     sections = tuple(args.sections.split(",")) if args.sections else ALL_SECTIONS
     unknown = set(sections) - set(ALL_SECTIONS)
     if unknown:
@@ -159,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
         headline = tuple(s for s in HEADLINE_SECTIONS if s in sections)
         runs.append(run_server(url_server(url), options, headline))
     command = " ".join(["scripts/benchmark", *(argv if argv is not None else sys.argv[1:])])
-    path = write(args.out, runs, machine(), command=command)
+    done = _Saved(runs, machine(), command)
+    (args.workdir / _SAVED).write_bytes(pickle.dumps(done))
+    path = write(args.out, runs, done.machine, command=command)
     options.progress(f"wrote {path}")
     failed = [s.key for r in runs for s in r.sections.values() if s.skipped]
     return 1 if failed else 0
