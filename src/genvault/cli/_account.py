@@ -1,7 +1,5 @@
 """Who you are and what you have: login, logout, whoami, credits, stats, account delete."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import typer

@@ -5,8 +5,6 @@ or a hosted project's service role key; the library refuses them otherwise
 with PermissionDenied, before anything is sent.
 """
 
-from __future__ import annotations
-
 import re
 from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any
@@ -30,7 +28,7 @@ app = typer.Typer(
 LimitOpt = Annotated[int, typer.Option("--limit", "-n", min=1, max=10000, help="How many rows.")]
 
 
-def _admin(st: State) -> AdminRepo:
+def _admin(st: State) -> "AdminRepo":
     return st.ready_client().admin()
 
 

@@ -1,7 +1,5 @@
 """gen create: generate images from a prompt, a saved template, or an earlier generation."""
 
-from __future__ import annotations
-
 import re
 import time
 from typing import Annotated, Any

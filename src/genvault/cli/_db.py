@@ -4,8 +4,6 @@ These connect directly as the database owner: the embedded server, DATABASE_URL,
 or a hosted project's direct connection string set as DATABASE_URL.
 """
 
-from __future__ import annotations
-
 import re
 from dataclasses import dataclass, field
 from pathlib import Path

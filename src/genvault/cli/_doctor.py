@@ -1,7 +1,5 @@
 """`gen doctor`: check the setup step by step, one line per check with the fix."""
 
-from __future__ import annotations
-
 import hashlib
 import os
 import secrets

@@ -1,7 +1,5 @@
 """The history: list, search, show, open, download, delete, export."""
 
-from __future__ import annotations
-
 import os
 import re
 import shlex
@@ -55,7 +53,7 @@ IdArg = Annotated[
 # -- ids ----------------------------------------------------------------------
 
 
-def resolve_id(repo: GenerationsRepo, value: str) -> str:
+def resolve_id(repo: "GenerationsRepo", value: str) -> str:
     """The full id for ``value``: a full UUID, or an unambiguous prefix of 8+ characters.
 
     A prefix is looked up by reading the user's history page by page (the
@@ -112,7 +110,7 @@ BeforeOpt = Annotated[
 
 def show_page(
     st: State,
-    page: Page,
+    page: "Page",
     *,
     as_json: bool,
     again: list[str],
@@ -135,13 +133,13 @@ def show_page(
 
 
 def find_page(
-    repo: GenerationsRepo,
-    where: HistoryFilter,
+    repo: "GenerationsRepo",
+    where: "HistoryFilter",
     *,
     limit: int,
     before: str | None,
     every: bool = False,
-) -> Page:
+) -> "Page":
     """One page under ``where``, or with ``every`` all of them from ``before`` on."""
     if not every:
         return repo.find(where, limit=limit, before=before)
@@ -493,7 +491,12 @@ def delete(
 
 
 def _to_trash(
-    st: State, repo: GenerationsRepo, found: list[Generation], missing: list[str], *, as_json: bool
+    st: State,
+    repo: "GenerationsRepo",
+    found: "list[Generation]",
+    missing: list[str],
+    *,
+    as_json: bool,
 ) -> None:
     out = st.output
     already = {g.id for g in found if g.trashed_at is not None}

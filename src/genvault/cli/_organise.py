@@ -1,7 +1,5 @@
 """Organising the history: trash, stars, tags, collections and prompt templates."""
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -37,7 +35,7 @@ IdsArg = Annotated[
 CollectionArg = Annotated[str, typer.Argument(metavar="NAME", help="The collection's name.")]
 
 
-def _generations(st: State) -> GenerationsRepo:
+def _generations(st: State) -> "GenerationsRepo":
     return st.ready_client().generations
 
 
@@ -65,7 +63,7 @@ def trash_list(
         st.output.hint("restore with: gen restore ID; delete for good with: gen trash empty")
 
 
-def _all_trash(repo: GenerationsRepo) -> list[Generation]:
+def _all_trash(repo: "GenerationsRepo") -> "list[Generation]":
     from genvault import HistoryFilter
 
     return find_page(repo, HistoryFilter(trash=True), limit=1, before=None, every=True).items

@@ -1,7 +1,5 @@
 """Sharing: with other users (read-only for them), and public links that expire."""
 
-from __future__ import annotations
-
 import os
 import re
 import shlex
@@ -136,7 +134,7 @@ def share_list(
         out.out.print(_mine_table(mine))
 
 
-def _mine_table(shares: list[Share]) -> Table:
+def _mine_table(shares: "list[Share]") -> Table:
     table = plain_table("share", "what", "with", "since")
     for item in shares:
         table.add_row(
@@ -148,7 +146,7 @@ def _mine_table(shares: list[Share]) -> Table:
     return table
 
 
-def _theirs_table(shares: list[SharedWithMe]) -> Table:
+def _theirs_table(shares: "list[SharedWithMe]") -> Table:
     table = plain_table("share", "what", "from", "images", "since")
     table.columns[3].justify = "right"
     for item in shares:
@@ -196,7 +194,7 @@ def unshare(
 # -- what others shared ---------------------------------------------------------------------
 
 
-def _shared_table(items: list[SharedGeneration], width: int) -> Table:
+def _shared_table(items: "list[SharedGeneration]", width: int) -> Table:
     table = plain_table("id", "date", "prompt", "from")
     for column in table.columns:
         column.no_wrap = True
@@ -327,7 +325,7 @@ def parse_duration(value: str, option: str) -> timedelta:
     return int(match.group(1)) * _UNITS[match.group(2)]
 
 
-def _link_state(link: PublicLink) -> str:
+def _link_state(link: "PublicLink") -> str:
     if link.revoked_at is not None:
         return "revoked"
     return "open" if link.active else "expired"

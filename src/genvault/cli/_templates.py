@@ -1,7 +1,5 @@
 """Prompt templates: saved prompts with {placeholders} for `gen create --template`."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import typer

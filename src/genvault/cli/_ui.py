@@ -4,8 +4,6 @@ The page acts as the user signed in on the current profile, so it listens on
 the loopback address alone and answers only requests that name it there.
 """
 
-from __future__ import annotations
-
 import socket
 import webbrowser
 from typing import Annotated
