@@ -108,4 +108,8 @@ def test_create_list_show_and_delete_hosted(backend: HostedBackend, gen: Gen) ->
     assert [g["id"] for g in listed["items"]] == [record["id"]]
     shown: dict[str, Any] = gen.json("show", record["id"][:8])
     assert shown["prompt"] == "a hosted fox"
-    assert gen.json("delete", record["id"], "--yes") == [{"id": record["id"], "deleted": True}]
+    trashed = gen.json("delete", record["id"])
+    assert [(t["id"], t["trashed"]) for t in trashed] == [(record["id"], True)]
+    assert gen.json("list")["items"] == []
+    gone = gen.json("delete", "--permanent", record["id"], "--yes")
+    assert gone == [{"id": record["id"], "deleted": True}]

@@ -330,8 +330,8 @@ def test_postgres_restarted_in_the_middle_of_creates(
     tmp_path_factory: pytest.TempPathFactory, evidence: Evidence
 ) -> None:
     """A dedicated embedded PostgreSQL stopped (fast shutdown) and started again by
-    another process while 3 threads keep creating, with 3 creates caught inside their
-    insert at that moment: each create either saved its image or failed with a genvault
+    another process while 3 threads keep creating, with 3 creates caught inside
+    record_generation at that moment: each create either saved its image or failed with a genvault
     error (a failed one whose commit had already reached the server may be saved too),
     the same client carries on after the restart, and after the sweep the books
     balance with no reservation left open and rows and files one to one."""
@@ -379,13 +379,14 @@ def test_postgres_restarted_in_the_middle_of_creates(
 
                 def waiting() -> bool:
                     row = watcher.execute(
-                        "select count(*)::int as n from pg_locks where not granted"
-                        " and relation = 'public.user_generations'::regclass"
+                        "select count(distinct pid)::int as n from pg_locks where not granted"
                     ).fetchone()
                     return row is not None and row["n"] == 3
 
-                # Every thread is now inside record_generation, waiting for the table.
-                wait_for("3 inserts waiting", waiting)
+                # Every thread is now inside record_generation: one waits for the
+                # table, the others for its row of the user's summary (the spend is
+                # counted there before the generation is inserted).
+                wait_for("3 creates waiting", waiting)
                 stop_embedded(server)
             finally:
                 blocker.close()  # the shutdown ended their sessions; nothing to commit
