@@ -541,6 +541,47 @@ create index if not exists user_generations_thumbnail_url_idx
 comment on index public.user_generations_thumbnail_url_idx is
   'Which rows use this stored thumbnail: delete and clean-up keep files still in use.';
 
+-- Replaces the definitions in add_image_storage.sql, to use those indexes:
+-- one lookup per column, where "image_url = path or thumbnail_url = path" left
+-- the planner free to read the owner's whole history instead (it did, on a
+-- small table, even with the hash indexes there).
+create or replace function public.genvault_unreferenced_paths(
+  owner text,
+  paths text[],
+  excluding uuid[]
+) returns text[]
+language sql stable
+set search_path = ''
+as $$
+  select coalesce(array_agg(distinct p.path), '{}')
+    from unnest(paths) as p(path)
+   where p.path is not null
+     and p.path !~ '^https://'
+     and not exists (select from public.user_generations o
+                      where o.image_url = p.path
+                        and o.user_id = owner
+                        and not (o.id = any (excluding)))
+     and not exists (select from public.user_generations o
+                      where o.thumbnail_url = p.path
+                        and o.user_id = owner
+                        and not (o.id = any (excluding)))
+$$;
+
+create or replace function public.referenced_paths(paths text[])
+returns table (path text)
+language sql stable
+set search_path = ''
+as $$
+  select p.path
+    from unnest(paths) as p(path)
+   where exists (select from public.user_generations g
+                  where g.image_url = p.path
+                    and g.user_id = public.genvault_require_user())
+      or exists (select from public.user_generations g
+                  where g.thumbnail_url = p.path
+                    and g.user_id = public.genvault_require_user())
+$$;
+
 -- -----------------------------------------------------------------------------
 -- Grants: users read their own summaries; the machinery is not callable.
 -- -----------------------------------------------------------------------------
