@@ -650,6 +650,16 @@ def test_reference_check_reads_the_hash_indexes(admin: psycopg.Connection[Any]) 
         _fill_history(admin)
         # The setup reads no index, so that every scan counted is the check's own.
         admin.execute("set local enable_indexscan = off; set local enable_bitmapscan = off")
+        # A history large enough that reading the owner's rows is plainly the slow way
+        # (with a few hundred rows either plan is as good, and the planner may take either).
+        admin.execute(
+            "insert into public.user_generations (user_id, prompt, image_url, created_at)"
+            " select %s, 'more of the same ' || n, %s || '/more-' || n || '.webp',"
+            "        now() - n * interval '1 second'"
+            "   from generate_series(1, 20000) n",
+            (me, me),
+        )
+        admin.execute("analyze public.user_generations")
         # Row 3's thumbnail is shared with row 6, which is kept.
         admin.execute(
             "update public.user_generations set thumbnail_url = %s where image_url = %s",
