@@ -50,9 +50,11 @@ class CollectionsRepo:
 
     def rename(self, collection: str, name: str) -> Collection:
         """Give a collection (by id or name) a new name."""
-        cid = self.resolve(collection).id
-        rows = self._transport.rpc("rename_collection", {"collection_id": cid, "name": _name(name)})
-        return self._by_id(str(rows[0]["id"]))
+        current = self.resolve(collection)
+        rows = self._transport.rpc(
+            "rename_collection", {"collection_id": current.id, "name": _name(name)}
+        )
+        return Collection.from_row({**rows[0], "images": current.images})
 
     def delete(self, collection: str) -> bool:
         """Delete a collection (by id or name); its images stay in the history."""
@@ -93,12 +95,6 @@ class CollectionsRepo:
         raise NotFound(
             f"no collection {wanted!r}", hint="list your collections with `gen collection list`"
         )
-
-    def _by_id(self, collection_id: str) -> Collection:
-        for item in self.list():
-            if item.id == collection_id:
-                return item
-        raise NotFound(f"no collection {collection_id}")
 
 
 def _name(name: str) -> str:
