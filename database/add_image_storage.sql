@@ -122,8 +122,15 @@ create or replace trigger user_credits_touch_updated_at
   for each row execute function public.genvault_touch_updated_at();
 
 -- -----------------------------------------------------------------------------
--- Row Level Security: one policy per command, each for signed-in users only.
+-- Row Level Security: users read their own rows; nobody writes directly.
 -- -----------------------------------------------------------------------------
+-- A row exists only because a credit was spent for it (record_generation), and
+-- what it says about the image never changes afterwards. So `authenticated`
+-- gets SELECT and nothing else: inserts, updates and deletes go through the
+-- SECURITY DEFINER functions below, which filter on the caller themselves. The
+-- insert, update and delete policies of earlier versions are dropped: without
+-- the privilege they could only mislead a reader into thinking a direct write
+-- (one POST or PATCH to /rest/v1/user_generations) is part of the contract.
 alter table public.user_generations enable row level security;
 
 drop policy if exists "Users can view their own generations" on public.user_generations;
@@ -135,30 +142,38 @@ comment on policy "Users can view their own generations" on public.user_generati
   'A user reads only their own history; other rows are simply invisible.';
 
 drop policy if exists "Users can insert their own generations" on public.user_generations;
-create policy "Users can insert their own generations"
-  on public.user_generations for insert
-  to authenticated
-  with check ((select auth.uid())::text = user_id);
-comment on policy "Users can insert their own generations" on public.user_generations is
-  'A user can add rows only under their own user_id (SQLSTATE 42501 otherwise).';
-
 drop policy if exists "Users can update their own generations" on public.user_generations;
-create policy "Users can update their own generations"
-  on public.user_generations for update
-  to authenticated
-  using ((select auth.uid())::text = user_id)
-  with check ((select auth.uid())::text = user_id);
-comment on policy "Users can update their own generations" on public.user_generations is
-  'A user can change only their own rows, and WITH CHECK stops them from handing '
-  'a row to another user_id.';
-
 drop policy if exists "Users can delete their own generations" on public.user_generations;
-create policy "Users can delete their own generations"
-  on public.user_generations for delete
-  to authenticated
-  using ((select auth.uid())::text = user_id);
-comment on policy "Users can delete their own generations" on public.user_generations is
-  'A user can delete only their own rows; deleting another''s id deletes nothing.';
+
+-- Provenance is written once. Whoever writes (a function, service_role, an
+-- operator in the SQL editor), the columns that say what was made, by whom,
+-- when and where its bytes are never change; only the organising columns
+-- (starred, trashed_at, updated_at) may.
+create or replace function public.genvault_freeze_provenance() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if (new.id, new.user_id, new.prompt, new.model, new.params, new.image_url,
+      new.thumbnail_url, new.image_bytes, new.image_sha256, new.created_at)
+     is distinct from
+     (old.id, old.user_id, old.prompt, old.model, old.params, old.image_url,
+      old.thumbnail_url, old.image_bytes, old.image_sha256, old.created_at) then
+    raise exception 'a generation''s record cannot be changed after it is made'
+      using errcode = '42501',
+            hint = 'Star, tag, trash or delete it instead; make a new generation for a new image.';
+  end if;
+  return new;
+end
+$$;
+comment on function public.genvault_freeze_provenance() is
+  'Trigger: refuses (42501) any change to the columns that record what was made '
+  '(id, user_id, prompt, model, params, image_url, thumbnail_url, image_bytes, '
+  'image_sha256, created_at).';
+
+create or replace trigger user_generations_freeze_provenance
+  before update on public.user_generations
+  for each row execute function public.genvault_freeze_provenance();
 
 -- -----------------------------------------------------------------------------
 -- Functions the library calls
@@ -332,7 +347,7 @@ end
 $$;
 comment on function public.record_generation(uuid, text, text, text, jsonb, text, bigint, text) is
   'Saves a finished generation and turns its reservation into a spend, in one '
-  'transaction. The row id is the generation id given to reserve_credit, and the '
+  'transaction. The row id is the generation id reserve_credit chose, and the '
   'owner is always the caller.';
 
 -- The stored files of deleted rows that no remaining row of their owner points
@@ -359,9 +374,11 @@ $$;
 comment on function public.genvault_unreferenced_paths(text, text[], uuid[]) is
   'Of these stored paths of owner, those no row outside `excluding` refers to.';
 
+-- SECURITY DEFINER because users hold no DELETE on the table; the owner filter
+-- below is what keeps the call to the caller's own rows.
 create or replace function public.delete_generations(generation_ids uuid[])
 returns table (id uuid, removable_paths text[])
-language plpgsql volatile
+language plpgsql volatile security definer
 set search_path = ''
 as $$
 #variable_conflict use_column
@@ -425,16 +442,18 @@ comment on function public.delete_my_account() is
   'was removed.';
 
 -- -----------------------------------------------------------------------------
--- Grants: users work through RLS; anon gets nothing.
+-- Grants: users read through RLS and write only through the functions.
 -- -----------------------------------------------------------------------------
 revoke all on public.user_generations from public, anon, authenticated;
-grant select, insert, update, delete on public.user_generations to authenticated;
+-- The history page, search and export read rows directly (PostgREST GET).
+grant select on public.user_generations to authenticated;
 grant all on public.user_generations to service_role;
 
 revoke execute on function
   public.genvault_is_owned_path(text, text),
   public.genvault_unreferenced_paths(text, text[], uuid[]),
   public.genvault_touch_updated_at(),
+  public.genvault_freeze_provenance(),
   public.list_generations(integer, timestamptz, uuid),
   public.search_generations(text, integer, timestamptz, uuid),
   public.get_generation(uuid),
@@ -444,11 +463,9 @@ revoke execute on function
   public.delete_my_account()
   from public, anon, authenticated, service_role;
 
--- The path rule runs inside the table's CHECK constraints, as the writing role;
--- the reference count runs inside delete_generations, as the caller.
-grant execute on function public.genvault_is_owned_path(text, text) to authenticated, service_role;
-grant execute on function public.genvault_unreferenced_paths(text, text[], uuid[])
-  to authenticated, service_role;
+-- The path rule runs inside the table's CHECK constraints, as the writing
+-- role: the functions' owner, or service_role writing directly.
+grant execute on function public.genvault_is_owned_path(text, text) to service_role;
 
 grant execute on function
   public.list_generations(integer, timestamptz, uuid),

@@ -124,23 +124,24 @@ $$;
 comment on function public.genvault_is_operator() is
   'True for service_role requests and for direct operator sessions; false for users.';
 
+-- The generation id is chosen here, never by the caller: an id the caller
+-- could pick would let them probe, through a duplicate-key error, whether
+-- somebody else's generation with that id exists.
+drop function if exists public.reserve_credit(text);
 create or replace function public.reserve_credit(
-  idempotency_key text,
-  generation_id uuid
-) returns table (reservation_id uuid, status text, reserved_for uuid)
+  idempotency_key text
+) returns table (reservation_id uuid, status text, reserved_for uuid, created boolean)
 language plpgsql volatile security definer
 set search_path = ''
 as $$
 declare
   me text := public.genvault_require_user();
   new_id uuid;
+  new_generation uuid := gen_random_uuid();
 begin
   if idempotency_key is null or length(idempotency_key) not between 1 and 200 then
     raise exception 'idempotency key must be 1 to 200 characters'
       using errcode = '22023';
-  end if;
-  if reserve_credit.generation_id is null then
-    raise exception 'generation_id is required' using errcode = '22023';
   end if;
   if not exists (select from public.user_credits c where c.user_id = me) then
     -- A valid token of an account that has since been deleted.
@@ -151,7 +152,7 @@ begin
   -- Claim the key first. A concurrent call with the same key waits here for the
   -- first to commit, then finds its row.
   insert into public.credit_ledger (user_id, delta, reason, generation_id, idempotency_key)
-  values (me, -1, 'reserve', reserve_credit.generation_id, reserve_credit.idempotency_key)
+  values (me, -1, 'reserve', new_generation, reserve_credit.idempotency_key)
   on conflict on constraint credit_ledger_key_unique do nothing
   returning id into new_id;
 
@@ -160,7 +161,8 @@ begin
     return query
       select r.id,
              coalesce(s.reason, 'held'),
-             r.generation_id
+             r.generation_id,
+             false
         from public.credit_ledger r
         left join public.credit_ledger s on s.settles = r.id
        where r.user_id = me
@@ -187,13 +189,14 @@ begin
             hint = 'Your credit balance is 0. Ask an operator for more credits.';
   end if;
 
-  return query select new_id, 'held'::text, reserve_credit.generation_id;
+  return query select new_id, 'held'::text, new_generation, true;
 end
 $$;
-comment on function public.reserve_credit(text, uuid) is
-  'Holds one credit of the caller for a generation. Idempotent per key: a retry '
-  'returns the first reservation (status held, spend or refund, and the generation '
-  'it was made for) and charges nothing. '
+comment on function public.reserve_credit(text) is
+  'Holds one credit of the caller for a new generation and picks its id '
+  '(reserved_for; created is true). Idempotent per key: a retry returns the first '
+  'reservation (status held, spend or refund, and the generation it was made for, '
+  'with created false) and charges nothing. '
   'Raises GV001 when the balance is 0.';
 
 create or replace function public.refund_credit(reservation_id uuid) returns boolean
@@ -452,7 +455,7 @@ grant all on public.genvault_config, public.user_credits, public.credit_ledger t
 revoke execute on function
   public.genvault_is_operator(),
   public.genvault_require_user(),
-  public.reserve_credit(text, uuid),
+  public.reserve_credit(text),
   public.refund_credit(uuid),
   public.my_credits(),
   public.my_ledger(integer, timestamptz),
@@ -464,7 +467,7 @@ revoke execute on function
 
 grant execute on function public.genvault_is_operator() to authenticated, service_role;
 grant execute on function public.genvault_require_user() to authenticated;
-grant execute on function public.reserve_credit(text, uuid) to authenticated;
+grant execute on function public.reserve_credit(text) to authenticated;
 grant execute on function public.refund_credit(uuid) to authenticated;
 grant execute on function public.my_credits() to authenticated;
 grant execute on function public.my_ledger(integer, timestamptz) to authenticated;

@@ -241,6 +241,7 @@ comment on function public.genvault_prompt_key(text) is
 create or replace function public.genvault_is_counted(g public.user_generations)
 returns boolean
 language sql immutable
+set search_path = ''
 as $$
   select true
 $$;

@@ -292,8 +292,12 @@ create or replace trigger prompt_templates_touch_updated_at
   for each row execute function public.genvault_touch_updated_at();
 
 -- -----------------------------------------------------------------------------
--- Row Level Security: each table's rows are its owner's alone.
+-- Row Level Security: each table's rows are its owner's alone to read.
 -- -----------------------------------------------------------------------------
+-- Every write goes through the functions below (SECURITY DEFINER, filtering on
+-- the caller themselves), which check names, limits and ownership and never let
+-- the caller choose an id. Users hold SELECT only, so each table has a SELECT
+-- policy and no other; the write policies of earlier versions are dropped.
 alter table public.collections enable row level security;
 alter table public.collection_items enable row level security;
 alter table public.generation_tags enable row level security;
@@ -310,26 +314,10 @@ comment on policy "Users can view their own collections" on public.collections i
   'A user sees only their own collections (shared ones come through shared_with_me()).';
 
 drop policy if exists "Users can create their own collections" on public.collections;
-create policy "Users can create their own collections"
-  on public.collections for insert to authenticated
-  with check ((select auth.uid())::text = user_id);
-comment on policy "Users can create their own collections" on public.collections is
-  'A collection is always created under its creator''s own user_id.';
 
 drop policy if exists "Users can rename their own collections" on public.collections;
-create policy "Users can rename their own collections"
-  on public.collections for update to authenticated
-  using ((select auth.uid())::text = user_id)
-  with check ((select auth.uid())::text = user_id);
-comment on policy "Users can rename their own collections" on public.collections is
-  'A user changes only their own collections and cannot hand one to someone else.';
 
 drop policy if exists "Users can delete their own collections" on public.collections;
-create policy "Users can delete their own collections"
-  on public.collections for delete to authenticated
-  using ((select auth.uid())::text = user_id);
-comment on policy "Users can delete their own collections" on public.collections is
-  'A user deletes only their own collections; the images stay in the history.';
 
 -- collection_items
 drop policy if exists "Users can view their own collection items" on public.collection_items;
@@ -340,19 +328,8 @@ comment on policy "Users can view their own collection items" on public.collecti
   'A user sees what is in their own collections only.';
 
 drop policy if exists "Users can add to their own collections" on public.collection_items;
-create policy "Users can add to their own collections"
-  on public.collection_items for insert to authenticated
-  with check ((select auth.uid())::text = user_id);
-comment on policy "Users can add to their own collections" on public.collection_items is
-  'Items are added under the caller''s user_id; the foreign keys then require the '
-  'collection and the generation to be the caller''s too.';
 
 drop policy if exists "Users can remove from their own collections" on public.collection_items;
-create policy "Users can remove from their own collections"
-  on public.collection_items for delete to authenticated
-  using ((select auth.uid())::text = user_id);
-comment on policy "Users can remove from their own collections" on public.collection_items is
-  'A user removes items from their own collections only. (Items are never updated.)';
 
 -- generation_tags
 drop policy if exists "Users can view their own tags" on public.generation_tags;
@@ -363,19 +340,8 @@ comment on policy "Users can view their own tags" on public.generation_tags is
   'A user sees the tags on their own generations only.';
 
 drop policy if exists "Users can tag their own generations" on public.generation_tags;
-create policy "Users can tag their own generations"
-  on public.generation_tags for insert to authenticated
-  with check ((select auth.uid())::text = user_id);
-comment on policy "Users can tag their own generations" on public.generation_tags is
-  'Tags are added under the caller''s user_id; the foreign key then requires the '
-  'generation to be the caller''s.';
 
 drop policy if exists "Users can untag their own generations" on public.generation_tags;
-create policy "Users can untag their own generations"
-  on public.generation_tags for delete to authenticated
-  using ((select auth.uid())::text = user_id);
-comment on policy "Users can untag their own generations" on public.generation_tags is
-  'A user removes tags from their own generations only. (Tags are never updated.)';
 
 -- shares: seen by both sides, written only by share_with() and unshare().
 drop policy if exists "Owners and recipients can view a share" on public.shares;
@@ -404,26 +370,10 @@ comment on policy "Users can view their own templates" on public.prompt_template
   'A user sees only their own prompt templates.';
 
 drop policy if exists "Users can create their own templates" on public.prompt_templates;
-create policy "Users can create their own templates"
-  on public.prompt_templates for insert to authenticated
-  with check ((select auth.uid())::text = user_id);
-comment on policy "Users can create their own templates" on public.prompt_templates is
-  'A template is always created under its creator''s own user_id.';
 
 drop policy if exists "Users can update their own templates" on public.prompt_templates;
-create policy "Users can update their own templates"
-  on public.prompt_templates for update to authenticated
-  using ((select auth.uid())::text = user_id)
-  with check ((select auth.uid())::text = user_id);
-comment on policy "Users can update their own templates" on public.prompt_templates is
-  'A user changes only their own templates and cannot hand one to someone else.';
 
 drop policy if exists "Users can delete their own templates" on public.prompt_templates;
-create policy "Users can delete their own templates"
-  on public.prompt_templates for delete to authenticated
-  using ((select auth.uid())::text = user_id);
-comment on policy "Users can delete their own templates" on public.prompt_templates is
-  'A user deletes only their own templates.';
 
 -- -----------------------------------------------------------------------------
 -- Trashed rows leave the statistics
@@ -437,6 +387,7 @@ comment on policy "Users can delete their own templates" on public.prompt_templa
 create or replace function public.genvault_is_counted(g public.user_generations)
 returns boolean
 language sql immutable
+set search_path = ''
 as $$
   select g.trashed_at is null
 $$;
@@ -787,7 +738,7 @@ comment on function public.genvault_check_ids(uuid[]) is
 
 create or replace function public.star_generations(generation_ids uuid[], starred boolean default true)
 returns setof uuid
-language plpgsql volatile
+language plpgsql volatile security definer
 set search_path = ''
 as $$
 declare
@@ -810,7 +761,7 @@ comment on function public.star_generations(uuid[], boolean) is
 
 create or replace function public.trash_generations(generation_ids uuid[])
 returns setof uuid
-language plpgsql volatile
+language plpgsql volatile security definer
 set search_path = ''
 as $$
 declare
@@ -830,7 +781,7 @@ comment on function public.trash_generations(uuid[]) is
 
 create or replace function public.restore_generations(generation_ids uuid[])
 returns setof uuid
-language plpgsql volatile
+language plpgsql volatile security definer
 set search_path = ''
 as $$
 declare
@@ -916,7 +867,7 @@ comment on function public.admin_purge_trash(interval, integer) is
 -- -----------------------------------------------------------------------------
 create or replace function public.tag_generations(generation_ids uuid[], tags text[])
 returns integer
-language plpgsql volatile
+language plpgsql volatile security definer
 set search_path = ''
 as $$
 declare
@@ -948,7 +899,7 @@ comment on function public.tag_generations(uuid[], text[]) is
 
 create or replace function public.untag_generations(generation_ids uuid[], tags text[])
 returns integer
-language plpgsql volatile
+language plpgsql volatile security definer
 set search_path = ''
 as $$
 declare
@@ -1008,7 +959,7 @@ comment on function public.genvault_collection_name(text) is
 
 create or replace function public.create_collection(name text)
 returns setof public.collections
-language plpgsql volatile
+language plpgsql volatile security definer
 set search_path = ''
 as $$
 declare
@@ -1029,7 +980,7 @@ comment on function public.create_collection(text) is
 
 create or replace function public.rename_collection(collection_id uuid, name text)
 returns setof public.collections
-language plpgsql volatile
+language plpgsql volatile security definer
 set search_path = ''
 as $$
 declare
@@ -1057,7 +1008,7 @@ comment on function public.rename_collection(uuid, text) is
 
 create or replace function public.delete_collection(collection_id uuid)
 returns boolean
-language plpgsql volatile
+language plpgsql volatile security definer
 set search_path = ''
 as $$
 declare
@@ -1107,7 +1058,7 @@ comment on function public.genvault_owned_collection(uuid, text) is
 
 create or replace function public.add_to_collection(collection_id uuid, generation_ids uuid[])
 returns integer
-language plpgsql volatile
+language plpgsql volatile security definer
 set search_path = ''
 as $$
 declare
@@ -1134,7 +1085,7 @@ comment on function public.add_to_collection(uuid, uuid[]) is
 
 create or replace function public.remove_from_collection(collection_id uuid, generation_ids uuid[])
 returns integer
-language plpgsql volatile
+language plpgsql volatile security definer
 set search_path = ''
 as $$
 declare
@@ -1519,7 +1470,7 @@ create or replace function public.save_template(
   model text default null,
   params jsonb default '{}'::jsonb
 ) returns jsonb
-language plpgsql volatile
+language plpgsql volatile security definer
 set search_path = ''
 as $$
 declare
@@ -1573,7 +1524,7 @@ comment on function public.my_templates() is
 
 create or replace function public.delete_template(name text)
 returns boolean
-language plpgsql volatile
+language plpgsql volatile security definer
 set search_path = ''
 as $$
 begin
@@ -1658,16 +1609,17 @@ comment on function public.render_template(text, jsonb) is
   '{placeholder} replaced by its value from vals; 22023 for a missing or unknown name.';
 
 -- -----------------------------------------------------------------------------
--- Grants: users reach their own rows through RLS and the functions; anon may
--- only open a public link.
+-- Grants: users read their own rows through RLS and write only through the
+-- functions; anon may only open a public link.
 -- -----------------------------------------------------------------------------
 revoke all on public.collections, public.collection_items, public.generation_tags,
   public.shares, public.public_links, public.prompt_templates
   from public, anon, authenticated;
-grant select, insert, update, delete on public.collections, public.prompt_templates
+-- Read-only, so that a client may page through its own rows with PostgREST's
+-- filters; every change is one of the functions below.
+grant select on public.collections, public.collection_items, public.generation_tags,
+  public.shares, public.public_links, public.prompt_templates
   to authenticated;
-grant select, insert, delete on public.collection_items, public.generation_tags to authenticated;
-grant select on public.shares, public.public_links to authenticated;
 grant all on public.collections, public.collection_items, public.generation_tags,
   public.shares, public.public_links, public.prompt_templates
   to service_role;
@@ -1718,12 +1670,11 @@ revoke execute on function
   public.genvault_is_shared_file(text)
   from public, anon, authenticated, service_role;
 
--- Helpers that run inside the caller's own (SECURITY INVOKER) functions.
+-- Helpers that run inside the caller's own (SECURITY INVOKER) functions:
+-- my_templates() and render_template() list placeholders, list_generations()
+-- and find_generations() bound the history. The other helpers run only inside
+-- SECURITY DEFINER functions and are not granted to anybody.
 grant execute on function
-  public.genvault_normalise_tags(text[]),
-  public.genvault_check_ids(uuid[]),
-  public.genvault_collection_name(text),
-  public.genvault_owned_collection(uuid, text),
   public.genvault_placeholders(text),
   public.genvault_history_bounds(text)
   to authenticated;

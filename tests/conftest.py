@@ -115,6 +115,38 @@ def make_user(admin: psycopg.Connection[dict[str, Any]]) -> Any:
     return factory
 
 
+def record_generation(
+    conn: psycopg.Connection[Any], user: User, prompt: str = "a recorded image"
+) -> str:
+    """Make a generation of ``user`` the only way a user can: reserve, then record."""
+    with acting_as(conn, "authenticated", user_claims(user)):
+        [reservation] = conn.execute(
+            "select reservation_id from public.reserve_credit(%s)", (uuid.uuid4().hex,)
+        ).fetchall()
+        [row] = conn.execute(
+            "select id from public.record_generation(%s, %s, %s, 'test/model')",
+            (_first(reservation), prompt, f"{user.id}/{uuid.uuid4().hex}.webp"),
+        ).fetchall()
+    return str(_first(row))
+
+
+def _first(row: Any) -> Any:
+    """The first value of a row, whichever row factory made it."""
+    return next(iter(row.values())) if isinstance(row, dict) else row[0]
+
+
+@pytest.fixture
+def make_generation(admin: psycopg.Connection[dict[str, Any]]) -> Any:
+    """Factory: ``make_generation()`` signs up a user with credits and records one
+    generation of theirs through the contract; returns (user, generation id)."""
+
+    def factory(prompt: str = "a recorded image") -> tuple[User, str]:
+        user = create_user(admin, credits=3)
+        return user, record_generation(admin, user, prompt)
+
+    return factory
+
+
 @contextmanager
 def acting_as(
     conn: psycopg.Connection[Any], role: str, claims: dict[str, Any] | None = None

@@ -37,12 +37,12 @@ def ledger_sum(admin: psycopg.Connection[Any], user: User) -> int:
     return int(row["total"])
 
 
-def reserve(conn: psycopg.Connection[Any], user: User, key: str, generation: uuid.UUID) -> str:
+def reserve(conn: psycopg.Connection[Any], user: User, key: str) -> str:
     """Reserve one credit as ``user``; returns the reservation id."""
     with acting_as(conn, "authenticated", user_claims(user)):
         cur = conn.cursor(row_factory=tuple_row)
         row = cur.execute(
-            "select reservation_id from public.reserve_credit(%s, %s)", (key, generation)
+            "select reservation_id from public.reserve_credit(%s)", (key,)
         ).fetchone()
     assert row is not None
     return str(row[0])
@@ -76,7 +76,7 @@ def test_fifty_concurrent_reservations_grant_exactly_ten(
     user = make_user(credits=10)
 
     def work(conn: psycopg.Connection[Any], i: int) -> str:
-        reserve(conn, user, f"race-{i}", uuid.uuid4())
+        reserve(conn, user, f"race-{i}")
         return "granted"
 
     outcomes = Counter(run_concurrently(database_url, 50, work))
@@ -90,9 +90,8 @@ def test_same_key_retried_concurrently_charges_once(
 ) -> None:
     """Ten simultaneous retries of one idempotency key make one reservation."""
     user = make_user(credits=10)
-    generation = uuid.uuid4()
     outcomes = run_concurrently(
-        database_url, 10, lambda conn, _: reserve(conn, user, "retried", generation)
+        database_url, 10, lambda conn, _: reserve(conn, user, "retried")
     )
     assert len(set(outcomes)) == 1, outcomes
     assert uuid.UUID(outcomes[0])  # a reservation id, not an error code
@@ -112,14 +111,14 @@ def test_reserving_with_a_key_already_used_by_a_grant_is_refused(
     with acting_as(admin, "service_role", {"role": "service_role"}):
         admin.execute("select public.grant_credits(%s, 2, 'shared-key')", (user.id,))
     with pytest.raises(psycopg.errors.UniqueViolation):
-        reserve(admin, user, "shared-key", uuid.uuid4())
+        reserve(admin, user, "shared-key")
     assert balance(admin, user) == ledger_sum(admin, user) == 3
 
 
 def test_refunding_twice_refunds_once(admin: psycopg.Connection[Any], make_user: Any) -> None:
     """The second refund of a reservation returns false and gives nothing back."""
     user = make_user(credits=3)
-    reservation = reserve(admin, user, "refund-me", uuid.uuid4())
+    reservation = reserve(admin, user, "refund-me")
     refunds = []
     for _ in range(2):
         with acting_as(admin, "authenticated", user_claims(user)):
@@ -138,7 +137,7 @@ def test_spending_a_refunded_reservation_fails(
 ) -> None:
     """record_generation on a refunded reservation raises 55000 and records nothing."""
     user = make_user(credits=3)
-    reservation = reserve(admin, user, "spend-late", uuid.uuid4())
+    reservation = reserve(admin, user, "spend-late")
     with acting_as(admin, "authenticated", user_claims(user)):
         admin.execute("select public.refund_credit(%s)", (reservation,))
     with (
@@ -174,15 +173,15 @@ def test_expiry_sweep_refunds_only_stale_unsettled_reservations_of_the_caller(
 ) -> None:
     """A user's sweep takes their stale held reservations; service_role's takes everyone's."""
     me, them = make_user(credits=5), make_user(credits=5)
-    stale = reserve(admin, me, "stale", uuid.uuid4())
-    fresh = reserve(admin, me, "fresh", uuid.uuid4())
-    spent = reserve(admin, me, "spent", uuid.uuid4())
+    stale = reserve(admin, me, "stale")
+    fresh = reserve(admin, me, "fresh")
+    spent = reserve(admin, me, "spent")
     with acting_as(admin, "authenticated", user_claims(me)):
         admin.execute(
             "select * from public.record_generation(%s, 'kept', %s, 'test/model')",
             (spent, f"{me.id}/kept.webp"),
         )
-    theirs = reserve(admin, them, "theirs", uuid.uuid4())
+    theirs = reserve(admin, them, "theirs")
     for reservation in (stale, spent, theirs):
         _backdate(admin, reservation)
 
@@ -228,7 +227,7 @@ def test_deleting_the_auth_user_removes_credits_ledger_and_generations(
 ) -> None:
     """Removing a row from auth.users leaves nothing of that user behind."""
     user = make_user(credits=2)
-    reservation = reserve(admin, user, "before-delete", uuid.uuid4())
+    reservation = reserve(admin, user, "before-delete")
     with acting_as(admin, "authenticated", user_claims(user)):
         admin.execute(
             "select * from public.record_generation(%s, 'goodbye', %s, 'test/model')",

@@ -80,7 +80,7 @@ def world(world_conn: psycopg.Connection[Any]) -> World:
     )
     with acting_as(world_conn, "authenticated", user_claims(owner)):
         row = world_conn.execute(
-            "select reservation_id from public.reserve_credit('matrix-hold', gen_random_uuid())"
+            "select reservation_id from public.reserve_credit('matrix-hold')"
         ).fetchone()
     assert row is not None
     return World(owner, other, generation, str(row[0]))
@@ -120,19 +120,27 @@ TABLE_CASES: list[tuple[str, str, str, tuple[str, str, str, str]]] = [
         "insert",
         "insert into public.user_generations (user_id, prompt, image_url)"
         " values (%(owner)s, 'new', %(owner_path)s) returning id",
-        ("rows", "42501", "42501", "rows"),
+        ("42501", "42501", "42501", "rows"),
     ),
+    # Provenance never changes, whoever asks: the freeze trigger refuses even
+    # service_role. The organising columns change through the functions only.
     (
         "user_generations",
         "update",
         "update public.user_generations set prompt = 'changed' where id = %(gen)s returning id",
-        ("rows", "none", "42501", "rows"),
+        ("42501", "42501", "42501", "42501"),
+    ),
+    (
+        "user_generations",
+        "update-starred",
+        "update public.user_generations set starred = true where id = %(gen)s returning id",
+        ("42501", "42501", "42501", "rows"),
     ),
     (
         "user_generations",
         "delete",
         "delete from public.user_generations where id = %(gen)s returning id",
-        ("rows", "none", "42501", "rows"),
+        ("42501", "42501", "42501", "rows"),
     ),
     (
         "user_credits",
@@ -257,11 +265,14 @@ FUNCTION_CASES: dict[str, tuple[str, tuple[str, str, str, str]]] = {
         "select * from public.admin_trends('day', 3)",
         ("42501", "42501", "42501", "rows"),
     ),
-    # Invoker rights: another user's rows are invisible to it, so for them it can
-    # only echo the paths it was given back; it reveals nothing.
+    # Runs inside delete_generations and admin_purge_trash only.
     "genvault_unreferenced_paths(text, text[], uuid[])": (
         "select public.genvault_unreferenced_paths(%(owner)s, array['x/y.webp'], '{}')",
-        ("rows", "rows", "42501", "rows"),
+        ("42501", "42501", "42501", "42501"),
+    ),
+    "genvault_freeze_provenance()": (
+        "select public.genvault_freeze_provenance()",
+        ("42501", "42501", "42501", "42501"),
     ),
     "delete_generations(uuid[])": (
         "select * from public.delete_generations(array[%(gen)s]::uuid[])",
@@ -281,7 +292,7 @@ FUNCTION_CASES: dict[str, tuple[str, tuple[str, str, str, str]]] = {
     ),
     "genvault_is_owned_path(text, text)": (
         "select public.genvault_is_owned_path(%(owner_file)s, %(owner)s)",
-        ("ok", "ok", "42501", "ok"),
+        ("42501", "42501", "42501", "ok"),
     ),
     "genvault_require_operator()": (
         "select public.genvault_require_operator()",
@@ -339,8 +350,8 @@ FUNCTION_CASES: dict[str, tuple[str, tuple[str, str, str, str]]] = {
         "select public.refund_credit(%(res)s)",
         ("ok", "P0002", "42501", "42501"),
     ),
-    "reserve_credit(text, uuid)": (
-        "select * from public.reserve_credit('matrix-new', gen_random_uuid())",
+    "reserve_credit(text)": (
+        "select * from public.reserve_credit('matrix-new')",
         ("rows", "rows", "42501", "42501"),
     ),
     "search_generations(text, integer, timestamp with time zone, uuid)": (
@@ -418,73 +429,202 @@ def test_function_access(
 # ---------------------------------------------------------------------------
 
 
-def test_insert_under_another_users_id_is_refused(
-    admin: psycopg.Connection[Any], make_user: Any
-) -> None:
-    """WITH CHECK refuses a row whose user_id is not the caller's (42501)."""
-    me, victim = make_user(), make_user()
-    with (
-        pytest.raises(psycopg.errors.InsufficientPrivilege),
-        acting_as(admin, "authenticated", user_claims(me)),
-    ):
-        admin.execute(
-            "insert into public.user_generations (user_id, prompt, image_url)"
-            " values (%s, 'planted', %s)",
-            (victim.id, f"{victim.id}/planted.webp"),
-        )
-
-
-def test_handing_a_row_to_another_user_is_refused(
-    admin: psycopg.Connection[Any], make_user: Any
-) -> None:
-    """Updating user_id to someone else fails the update policy's WITH CHECK (42501)."""
-    me, victim = make_user(), make_user()
+def _balance_and_ledger(admin: psycopg.Connection[Any], user: User) -> tuple[Any, ...]:
     row = admin.execute(
-        "insert into public.user_generations (user_id, prompt, image_url)"
-        " values (%s, 'mine', %s) returning id",
-        (me.id, f"{me.id}/mine.webp"),
+        "select (select credits from public.user_credits where user_id = %(u)s),"
+        "       (select count(*) from public.credit_ledger where user_id = %(u)s),"
+        "       (select count(*) from public.user_generations where user_id = %(u)s)",
+        {"u": user.id},
     ).fetchone()
     assert row is not None
-    with (
-        pytest.raises(psycopg.errors.InsufficientPrivilege),
-        acting_as(admin, "authenticated", user_claims(me)),
-    ):
-        admin.execute(
-            "update public.user_generations set user_id = %s where id = %s", (victim.id, row["id"])
-        )
+    return tuple(row.values())
+
+
+def _refusal(admin: psycopg.Connection[Any], user: User, query: str, params: Any) -> str:
+    """The SQLSTATE a statement run as ``user`` ends with ('' when it succeeds)."""
+    try:
+        with acting_as(admin, "authenticated", user_claims(user)):
+            admin.execute(query, params)
+    except psycopg.Error as exc:
+        return exc.sqlstate or "unknown"
+    return ""
+
+
+def test_a_generation_cannot_be_written_without_spending_a_credit(
+    admin: psycopg.Connection[Any], make_user: Any
+) -> None:
+    """One POST to /rest/v1/user_generations used to make a free image: now refused,
+    and the balance, the ledger and the history are as they were."""
+    me = make_user()
+    before = _balance_and_ledger(admin, me)
+    state = _refusal(
+        admin,
+        me,
+        "insert into public.user_generations (user_id, prompt, image_url, model)"
+        " values (%s, 'free image', %s, 'genvault/offline')",
+        (me.id, f"{me.id}/{'a' * 64}.webp"),
+    )
+    assert state == "42501"
+    assert _balance_and_ledger(admin, me) == before
 
 
 @pytest.mark.parametrize(
-    "statement",
+    "assignment",
     [
-        pytest.param(
-            "insert into public.user_generations (user_id, prompt, image_url)"
-            " values (%(me)s, 'p', %(path)s)",
-            id="insert",
-        ),
-        pytest.param(
-            "update public.user_generations set image_url = %(path)s where id = %(id)s",
-            id="update",
-        ),
+        "prompt = 'rewritten'",
+        "model = 'someone/else'",
+        "params = '{\"seed\": 1}'",
+        "image_sha256 = repeat('0', 64)",
+        "image_url = user_id || '/other.webp'",
+        "thumbnail_url = null",
+        "image_bytes = 1",
+        "created_at = now() - interval '1 year'",
+        "user_id = user_id",
+        "id = gen_random_uuid()",
+        "starred = true",
+        "trashed_at = now()",
     ],
 )
-def test_image_url_in_another_users_folder_is_refused(
-    admin: psycopg.Connection[Any], make_user: Any, statement: str
+def test_users_cannot_update_their_rows_directly(
+    admin: psycopg.Connection[Any], make_generation: Any, assignment: str
 ) -> None:
-    """A path whose first folder is another user's breaks the check constraint (23514)."""
-    me, victim = make_user(), make_user()
-    row = admin.execute(
-        "insert into public.user_generations (user_id, prompt, image_url)"
-        " values (%s, 'mine', %s) returning id",
-        (me.id, f"{me.id}/mine.webp"),
+    """No column of a generation changes through PATCH /rest/v1/user_generations:
+    provenance never changes, and starring or trashing goes through the functions."""
+    owner, generation = make_generation()
+    before = admin.execute(
+        "select * from public.user_generations where id = %s", (generation,)
     ).fetchone()
-    assert row is not None
-    params = {"me": me.id, "id": row["id"], "path": f"{victim.id}/theirs.webp"}
+    state = _refusal(
+        admin,
+        owner,
+        f"update public.user_generations set {assignment} where id = %s",  # noqa: S608
+        (generation,),
+    )
+    assert state == "42501"
+    after = admin.execute(
+        "select * from public.user_generations where id = %s", (generation,)
+    ).fetchone()
+    assert after == before
+
+
+@pytest.mark.parametrize(
+    "assignment",
+    [
+        "prompt = 'rewritten'",
+        "model = 'someone/else'",
+        "params = '{\"seed\": 2}'",
+        "image_sha256 = repeat('0', 64)",
+        "image_url = user_id || '/other.webp'",
+        "created_at = now() - interval '1 year'",
+        "id = gen_random_uuid()",
+    ],
+)
+def test_provenance_never_changes_even_for_the_operator(
+    admin: psycopg.Connection[Any], make_generation: Any, assignment: str
+) -> None:
+    """The record of what was made is written once: the freeze trigger refuses a change
+    from service_role and from the SQL editor too, while starring stays possible."""
+    _, generation = make_generation()
+    for role in ("service_role", None):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege) as caught:
+            with admin.transaction():
+                if role:
+                    admin.execute(f"set local role {role}")
+                admin.execute(
+                    f"update public.user_generations set {assignment} where id = %s",  # noqa: S608
+                    (generation,),
+                )
+        assert "cannot be changed after it is made" in str(caught.value)
+    admin.execute("update public.user_generations set starred = true where id = %s", (generation,))
+
+
+def test_users_cannot_delete_their_rows_directly(
+    admin: psycopg.Connection[Any], make_generation: Any
+) -> None:
+    """DELETE /rest/v1/user_generations is refused: delete_generations() is the way, and it
+    also says which stored files to remove."""
+    owner, generation = make_generation()
+    state = _refusal(
+        admin, owner, "delete from public.user_generations where id = %s", (generation,)
+    )
+    assert state == "42501"
+    assert admin.execute(
+        "select count(*) as n from public.user_generations where id = %s", (generation,)
+    ).fetchone() == {"n": 1}
+
+
+@pytest.mark.parametrize("target", ["someone_elses", "random"])
+def test_a_chosen_id_tells_nothing_about_other_users(
+    admin: psycopg.Connection[Any], make_generation: Any, make_user: Any, target: str
+) -> None:
+    """Writing a generation or a collection with a chosen id answers the same for an id
+    that exists for another user as for a random one: nobody can probe for ids."""
+    _, theirs = make_generation()
+    me = make_user()
+    their_collection = admin.execute(
+        "insert into public.collections (user_id, name) values"
+        " ((select user_id from public.user_generations where id = %s), 'theirs') returning id",
+        (theirs,),
+    ).fetchone()
+    assert their_collection is not None
+    ids = (
+        {"gen": theirs, "coll": their_collection["id"]}
+        if target == "someone_elses"
+        else {"gen": uuid.uuid4(), "coll": uuid.uuid4()}
+    )
+    answers = [
+        _refusal(
+            admin,
+            me,
+            "insert into public.user_generations (id, user_id, prompt, image_url)"
+            " values (%(gen)s, %(me)s, 'probe', %(me)s || '/p.webp')",
+            {**ids, "me": me.id},
+        ),
+        _refusal(
+            admin,
+            me,
+            "insert into public.collections (id, user_id, name) values (%(coll)s, %(me)s, 'p')",
+            {**ids, "me": me.id},
+        ),
+        _refusal(
+            admin, me, "select * from public.reserve_credit('probe', %(gen)s)", {**ids}
+        ),
+    ]
+    assert answers == ["42501", "42501", "42883"]
+
+
+def test_the_database_chooses_every_generation_id(
+    admin: psycopg.Connection[Any], make_user: Any
+) -> None:
+    """reserve_credit picks the id; a retry with the same key reports it, not created."""
+    me = make_user()
+    with acting_as(admin, "authenticated", user_claims(me)):
+        first = admin.execute("select * from public.reserve_credit('pick')").fetchone()
+        again = admin.execute("select * from public.reserve_credit('pick')").fetchone()
+        other = admin.execute("select * from public.reserve_credit('pick-2')").fetchone()
+    assert first is not None and again is not None and other is not None
+    assert first["created"] is True and again["created"] is False
+    assert again["reserved_for"] == first["reserved_for"]
+    assert other["reserved_for"] != first["reserved_for"]
+
+
+def test_image_url_in_another_users_folder_is_refused(
+    admin: psycopg.Connection[Any], make_user: Any
+) -> None:
+    """record_generation with a path whose first folder is another user's breaks the
+    check constraint (23514), and the reservation stays held."""
+    me, victim = make_user(), make_user()
+    with acting_as(admin, "authenticated", user_claims(me)):
+        reservation = admin.execute("select * from public.reserve_credit('path')").fetchone()
+    assert reservation is not None
     with (
         pytest.raises(psycopg.errors.CheckViolation) as caught,
         acting_as(admin, "authenticated", user_claims(me)),
     ):
-        admin.execute(statement, params)
+        admin.execute(
+            "select * from public.record_generation(%s, 'p', %s, 'test/model')",
+            (reservation["reservation_id"], f"{victim.id}/theirs.webp"),
+        )
     assert caught.value.diag.constraint_name == "user_generations_image_url_shape"
 
 

@@ -120,14 +120,14 @@ class Generator:
         from genvault._images import ImageMetadata, thumbnail_webp, to_webp
 
         key = idempotency_key or uuid.uuid4().hex
-        mine = uuid.uuid4()
-        reservation = self._reserve(key, mine)
-        if str(reservation["reserved_for"]) != str(mine):
+        reservation = self._reserve(key)
+        if not reservation["created"]:
             # A retry: another call with this key holds the reservation. Only one
             # attempt ever runs the model; this one waits for it and returns its work.
-            return self._await_first_attempt(key, mine, reservation)
+            return self._await_first_attempt(key, reservation)
         reservation_id = reservation["reservation_id"]
-        generation_id = str(mine)
+        # The database picks the id, so nobody can probe for another user's ids.
+        generation_id = str(reservation["reserved_for"])
 
         written: list[str] = []
         try:
@@ -193,16 +193,12 @@ class Generator:
                 self._storage.put(path, data, "image/webp")
         return generation
 
-    def _reserve(self, key: str, generation_id: uuid.UUID) -> dict[str, Any]:
-        rows = self._transport.rpc(
-            "reserve_credit", {"idempotency_key": key, "generation_id": generation_id}
-        )
+    def _reserve(self, key: str) -> dict[str, Any]:
+        rows = self._transport.rpc("reserve_credit", {"idempotency_key": key})
         row: dict[str, Any] = rows[0]
         return row
 
-    def _await_first_attempt(
-        self, key: str, mine: uuid.UUID, reservation: dict[str, Any]
-    ) -> Generation:
+    def _await_first_attempt(self, key: str, reservation: dict[str, Any]) -> Generation:
         """The generation of the first call with ``key``, once that call has settled."""
         deadline = time.monotonic() + self._retry_wait
         while reservation["status"] == "held":
@@ -212,7 +208,7 @@ class Generator:
                     hint="try again later; an abandoned attempt is refunded by the expiry sweep",
                 )
             time.sleep(0.2)
-            reservation = self._reserve(key, mine)
+            reservation = self._reserve(key)
         if reservation["status"] == "refund":
             raise Conflict(
                 "this request was cancelled and refunded before",

@@ -2,8 +2,9 @@
 
 The SQL lives in ``database/`` (shipped in the wheel as ``genvault/_database``).
 Each applied file is recorded with its SHA-256 in ``genvault_meta.migrations``:
-re-running is a no-op, and a file that changed after it was applied is reported
-as drift and left alone (migrations are append-only).
+re-running is a no-op. Every file is idempotent, so until 1.0 a file may be
+edited in place and is applied again when its checksum changes ("reapplied");
+from 1.0 on, :data:`APPEND_ONLY` turns that into drift that is left alone.
 """
 
 from __future__ import annotations
@@ -43,7 +44,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("storage_sharing.sql", needs_storage=True),
 )
 
-Status = Literal["applied", "unchanged", "drift", "skipped"]
+Status = Literal["applied", "reapplied", "unchanged", "drift", "skipped"]
+
+APPEND_ONLY = False
+"""Whether an applied file must never change (from 1.0 on). Before that, every
+file is idempotent and a changed one is simply applied again."""
 
 
 @dataclass(frozen=True)
@@ -125,14 +130,16 @@ def _apply_one(
 ) -> MigrationResult:
     text = (folder / migration.name).read_text()
     checksum = _checksum(text)
-    if migration.name in applied:
+    changed = migration.name in applied
+    if changed:
         if applied[migration.name] == checksum:
             return MigrationResult(migration.name, "unchanged")
-        return MigrationResult(
-            migration.name,
-            "drift",
-            "the file changed after it was applied; add a new migration instead of editing it",
-        )
+        if APPEND_ONLY:
+            return MigrationResult(
+                migration.name,
+                "drift",
+                "the file changed after it was applied; add a new migration instead of editing it",
+            )
     if migration.plain_postgres_only and _has_foreign_auth(conn):
         return MigrationResult(migration.name, "skipped", "Supabase auth schema found")
     if migration.needs_storage and not _has_storage(conn):
@@ -141,10 +148,12 @@ def _apply_one(
         conn.execute("set local search_path = public, extensions")
         conn.execute(text.encode())
         conn.execute(
-            "insert into genvault_meta.migrations (name, checksum) values (%s, %s)",
+            "insert into genvault_meta.migrations (name, checksum) values (%s, %s)"
+            " on conflict (name) do update"
+            " set checksum = excluded.checksum, applied_at = now()",
             (migration.name, checksum),
         )
-    return MigrationResult(migration.name, "applied")
+    return MigrationResult(migration.name, "reapplied" if changed else "applied")
 
 
 def _has_foreign_auth(conn: psycopg.Connection[tuple[object, ...]]) -> bool:

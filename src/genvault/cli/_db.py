@@ -30,7 +30,13 @@ def _owner_url(st: State) -> str:
     return st.ready_client().database_url()
 
 
-_STATUS_STYLE = {"applied": "green", "unchanged": "dim", "skipped": "yellow", "drift": "bold red"}
+_STATUS_STYLE = {
+    "applied": "green",
+    "reapplied": "green",
+    "unchanged": "dim",
+    "skipped": "yellow",
+    "drift": "bold red",
+}
 
 
 @app.command()

@@ -151,7 +151,7 @@ class _Doctor:
             )
         import psycopg
 
-        from genvault._migrate import MIGRATIONS, sql_dir
+        from genvault._migrate import APPEND_ONLY, MIGRATIONS, sql_dir
 
         with psycopg.connect(self.url) as conn:
             exists = conn.execute(
@@ -176,6 +176,13 @@ class _Doctor:
         ]
         if pending:
             return Check("", "fail", f"not applied: {', '.join(pending)}", "run `gen db migrate`")
+        if drift and not APPEND_ONLY:
+            return Check(
+                "",
+                "fail",
+                f"changed since they were applied: {', '.join(drift)}",
+                "run `gen db migrate` to apply the new versions",
+            )
         if drift:
             return Check(
                 "",
