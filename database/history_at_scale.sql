@@ -613,5 +613,7 @@ grant execute on function public.my_stats(integer, integer) to authenticated;
 -- Runs inside my_stats, as the caller.
 grant execute on function public.genvault_history_bounds(text) to authenticated;
 grant execute on function public.genvault_rebuild_summaries() to service_role;
--- The search index's expression runs as whoever writes a row.
-grant execute on function public.genvault_search_keys(text, text) to authenticated, service_role;
+-- The search index's expression runs as whoever writes a row: the writer
+-- functions' owner, or service_role writing directly. Users search through
+-- find_generations(), which runs as its owner.
+grant execute on function public.genvault_search_keys(text, text) to service_role;

@@ -261,6 +261,14 @@ comment on table public.public_links is
   'token itself is shown once, to its creator.';
 create index if not exists public_links_owner_idx on public.public_links (owner_id, created_at desc);
 comment on index public.public_links_owner_idx is 'A user''s links, newest first.';
+create index if not exists public_links_generation_idx
+  on public.public_links (generation_id) where generation_id is not null;
+comment on index public.public_links_generation_idx is
+  'The links to a generation: deleting it finds them without reading every link.';
+create index if not exists public_links_collection_idx
+  on public.public_links (collection_id) where collection_id is not null;
+comment on index public.public_links_collection_idx is
+  'The links to a collection: deleting it finds them without reading every link.';
 
 -- -----------------------------------------------------------------------------
 -- Prompt templates

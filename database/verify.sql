@@ -130,6 +130,8 @@ expected_index (tbl, name) as (
     ('shares', 'shares_recipient_idx'),
     ('shares', 'shares_owner_idx'),
     ('public_links', 'public_links_owner_idx'),
+    ('public_links', 'public_links_generation_idx'),
+    ('public_links', 'public_links_collection_idx'),
     ('prompt_templates', 'prompt_templates_user_name_idx')
 ),
 -- The functions a visitor without an account may call (organising.sql): opening

@@ -135,6 +135,26 @@ def _first(row: Any) -> Any:
     return next(iter(row.values())) if isinstance(row, dict) else row[0]
 
 
+def backdate(conn: psycopg.Connection[Any], set_created_at: str, where: str, params: Any) -> None:
+    """Move generations back in time, as if they were made earlier.
+
+    Nothing in genvault may change a recorded ``created_at`` (a trigger refuses it
+    for every role), so a test that needs an old row turns that one trigger off for
+    the length of one transaction, as the table's owner.
+    """
+    with conn.transaction():
+        conn.execute(
+            "alter table public.user_generations disable trigger user_generations_freeze_provenance"
+        )
+        conn.execute(
+            f"update public.user_generations set created_at = {set_created_at} where {where}",
+            params,
+        )
+        conn.execute(
+            "alter table public.user_generations enable trigger user_generations_freeze_provenance"
+        )
+
+
 @pytest.fixture
 def make_generation(admin: psycopg.Connection[dict[str, Any]]) -> Any:
     """Factory: ``make_generation()`` signs up a user with credits and records one

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from genvault import AdminRepo, Client, InvalidInput, NotFound, PermissionDenied, Settings
+from tests.conftest import backdate
 from tests.library_fixtures import ScriptedModel, client_for, settings_for
 
 
@@ -27,10 +28,7 @@ def test_purge_removes_only_old_generations_and_their_files(
     with client_for(user, database_url, tmp_path) as gv:
         old = gv.create("old", model=ScriptedModel())
         new = gv.create("new", model=ScriptedModel())
-    admin.execute(
-        "update public.user_generations set created_at = now() - interval '100 days' where id = %s",
-        (old.id,),
-    )
+    backdate(admin, "now() - interval '100 days'", "id = %s", (old.id,))
     dry = ops.purge(timedelta(days=90))
     assert dry.dry_run
     assert dry.generations >= 1

@@ -20,6 +20,7 @@ import pytest
 
 from genvault.cli._app import app
 from tests.cli_fixtures import Gen, as_url
+from tests.conftest import backdate
 
 
 @pytest.fixture
@@ -710,10 +711,7 @@ def test_admin_commands(gen: Gen, admin: psycopg.Connection[Any]) -> None:
 def test_admin_purge_removes_old_generations(gen: Gen, admin: psycopg.Connection[Any]) -> None:
     gen.login()
     old = gen.create("an old picture")
-    admin.execute(
-        "update public.user_generations set created_at = now() - interval '400 days' where id = %s",
-        (old["id"],),
-    )
+    backdate(admin, "now() - interval '400 days'", "id = %s", (old["id"],))
     declined = gen("admin", "purge", "--older-than", "1y", input="n\n", code=1)
     assert "nothing was removed" in declined.stderr
     assert _exists(admin, old["id"])

@@ -22,6 +22,7 @@ import psycopg
 import pytest
 
 from tests.cli_fixtures import GEN_SCRIPT, Gen, script_env
+from tests.conftest import backdate
 
 NEW_COMMANDS = {
     "trash", "trash list", "trash empty", "restore", "star", "unstar", "tag", "tags",
@@ -363,9 +364,7 @@ def test_list_filters_and_paging(gen: Gen, admin: psycopg.Connection[Any]) -> No
     local_day = moved.astimezone().date()
     day_before = (local_day - timedelta(days=1)).isoformat()
     day_after = (local_day + timedelta(days=1)).isoformat()
-    admin.execute(
-        "update public.user_generations set created_at = %s where id = %s", (moved, ids[0])
-    )
+    backdate(admin, "%s", "id = %s", (moved, ids[0]))
     assert _ids(gen.json("list", "--search", "FOX")) == [*ids[:0:-1], ids[0]]
     assert _ids(gen.json("list", "--to", day_after)) == [ids[0]]
     assert _ids(gen.json("list", "--from", day_before, "--to", day_after)) == [ids[0]]

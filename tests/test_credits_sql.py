@@ -41,9 +41,7 @@ def reserve(conn: psycopg.Connection[Any], user: User, key: str) -> str:
     """Reserve one credit as ``user``; returns the reservation id."""
     with acting_as(conn, "authenticated", user_claims(user)):
         cur = conn.cursor(row_factory=tuple_row)
-        row = cur.execute(
-            "select reservation_id from public.reserve_credit(%s)", (key,)
-        ).fetchone()
+        row = cur.execute("select reservation_id from public.reserve_credit(%s)", (key,)).fetchone()
     assert row is not None
     return str(row[0])
 
@@ -90,9 +88,7 @@ def test_same_key_retried_concurrently_charges_once(
 ) -> None:
     """Ten simultaneous retries of one idempotency key make one reservation."""
     user = make_user(credits=10)
-    outcomes = run_concurrently(
-        database_url, 10, lambda conn, _: reserve(conn, user, "retried")
-    )
+    outcomes = run_concurrently(database_url, 10, lambda conn, _: reserve(conn, user, "retried"))
     assert len(set(outcomes)) == 1, outcomes
     assert uuid.UUID(outcomes[0])  # a reservation id, not an error code
     assert balance(admin, user) == 9

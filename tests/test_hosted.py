@@ -83,11 +83,8 @@ def user_storage(backend: HostedBackend, session: Session, **kwargs: Any) -> Sup
 
 def record_generation(transport: HostedTransport, user_id: str) -> dict[str, Any]:
     """A finished generation of the transport's user, made the way the library makes one."""
-    generation_id = uuid.uuid4()
-    [reservation] = transport.rpc(
-        "reserve_credit",
-        {"idempotency_key": f"test-{generation_id}", "generation_id": generation_id},
-    )
+    [reservation] = transport.rpc("reserve_credit", {"idempotency_key": uuid.uuid4().hex})
+    generation_id = reservation["reserved_for"]
     [row] = transport.rpc(
         "record_generation",
         {
@@ -219,11 +216,7 @@ def test_scalar_and_table_results(backend: HostedBackend) -> None:
     finally:
         transport.rpc("delete_generations", {"generation_ids": [row["id"]]})
 
-    generation_id = uuid.uuid4()
-    [held] = transport.rpc(
-        "reserve_credit",
-        {"idempotency_key": f"refund-{generation_id}", "generation_id": generation_id},
-    )
+    [held] = transport.rpc("reserve_credit", {"idempotency_key": f"refund-{uuid.uuid4()}"})
     assert transport.rpc("refund_credit", {"reservation_id": held["reservation_id"]}, scalar=True)
     again = transport.rpc("refund_credit", {"reservation_id": held["reservation_id"]}, scalar=True)
     assert again is False
@@ -232,7 +225,7 @@ def test_scalar_and_table_results(backend: HostedBackend) -> None:
 def test_an_empty_balance_is_insufficient_credits(backend: HostedBackend) -> None:
     _, transport = user_transport(backend, credits=0)
     with pytest.raises(InsufficientCredits) as caught:
-        transport.rpc("reserve_credit", {"idempotency_key": "k", "generation_id": uuid.uuid4()})
+        transport.rpc("reserve_credit", {"idempotency_key": "k"})
     assert caught.value.code == "GV001"
     assert caught.value.hint == "Your credit balance is 0. Ask an operator for more credits."
 

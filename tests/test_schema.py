@@ -74,7 +74,9 @@ def test_changed_file_is_applied_again(scratch_url: str) -> None:
         row = conn.execute(
             "select checksum from genvault_meta.migrations where name = 'monitoring.sql'"
         ).fetchone()
-        back = conn.execute("select to_regprocedure('public.admin_trends(text, integer)')").fetchone()
+        back = conn.execute(
+            "select to_regprocedure('public.admin_trends(text, integer)')"
+        ).fetchone()
     assert row is not None and row[0] != "edited"
     assert back is not None and back[0] is not None
     assert {r.status for r in migrate(scratch_url)} <= {"unchanged", "skipped"}
@@ -403,6 +405,14 @@ def test_indexes(admin: psycopg.Connection[Any]) -> None:
         "public_links_owner_idx": (
             "CREATE INDEX public_links_owner_idx ON public.public_links"
             " USING btree (owner_id, created_at DESC)"
+        ),
+        "public_links_generation_idx": (
+            "CREATE INDEX public_links_generation_idx ON public.public_links"
+            " USING btree (generation_id) WHERE (generation_id IS NOT NULL)"
+        ),
+        "public_links_collection_idx": (
+            "CREATE INDEX public_links_collection_idx ON public.public_links"
+            " USING btree (collection_id) WHERE (collection_id IS NOT NULL)"
         ),
         "prompt_templates_user_name_idx": (
             "CREATE UNIQUE INDEX prompt_templates_user_name_idx ON public.prompt_templates"

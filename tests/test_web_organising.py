@@ -18,6 +18,7 @@ from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from genvault import Generation, HistoryFilter
 from tests import web_fixtures
+from tests.conftest import backdate
 from tests.web_fixtures import ARTIFACTS, DESKTOP, PHONE, Gallery, csrf
 
 # The shared fixtures, under the names the tests ask for.
@@ -173,10 +174,8 @@ def test_filters_by_tag_collection_starred_and_date_keep_scrolling(
     g = gallery(credits=45)
     made = [g.make(f"scene {i}") for i in range(40)]
     old = made[:3]  # ten days older than the rest
-    admin.execute(
-        "update public.user_generations set created_at = created_at - interval '10 days'"
-        " where id = any(%s::uuid[])",
-        ([gen.id for gen in old],),
+    backdate(
+        admin, "created_at - interval '10 days'", "id = any(%s::uuid[])", ([gen.id for gen in old],)
     )
     repo = g.client.generations
     snowy = made[:34]

@@ -1,12 +1,12 @@
 -- Schema-wide guarantees: every table has Row Level Security, the policies are
--- the expected ones (one per command, for authenticated, with the initPlan
--- form of auth.uid()), and functions are locked down.
+-- the expected ones (read-only, for authenticated, with the initPlan form of
+-- auth.uid()), users write no table directly, and functions are locked down.
 begin;
 set local client_min_messages = warning;
 create extension if not exists pgtap with schema extensions;
 set local search_path = public, extensions;
 
-select plan(24);
+select plan(19);
 
 -- Tables ---------------------------------------------------------------------
 select has_table('public', 'user_generations', 'table user_generations exists');
@@ -25,12 +25,8 @@ select is_empty(
 );
 
 -- Policies -------------------------------------------------------------------
-select policies_are('public', 'user_generations', array[
-  'Users can view their own generations',
-  'Users can insert their own generations',
-  'Users can update their own generations',
-  'Users can delete their own generations'
-], 'user_generations has exactly its four policies');
+select policies_are('public', 'user_generations', array['Users can view their own generations'],
+  'user_generations has only its read policy: rows are written by the functions');
 select policies_are('public', 'user_credits', array['Users can read their own credits'],
   'user_credits has only its read policy');
 select policies_are('public', 'credit_ledger', array['Users can read their own ledger'],
@@ -40,12 +36,6 @@ select policies_are('public', 'genvault_config', array[]::name[],
 
 select policy_cmd_is('public', 'user_generations', 'Users can view their own generations', 'select',
   'Users can view their own generations: for select');
-select policy_cmd_is('public', 'user_generations', 'Users can insert their own generations', 'insert',
-  'Users can insert their own generations: for insert');
-select policy_cmd_is('public', 'user_generations', 'Users can update their own generations', 'update',
-  'Users can update their own generations: for update');
-select policy_cmd_is('public', 'user_generations', 'Users can delete their own generations', 'delete',
-  'Users can delete their own generations: for delete');
 select policy_cmd_is('public', 'user_credits', 'Users can read their own credits', 'select',
   'Users can read their own credits: for select');
 select policy_cmd_is('public', 'credit_ledger', 'Users can read their own ledger', 'select',
@@ -53,12 +43,6 @@ select policy_cmd_is('public', 'credit_ledger', 'Users can read their own ledger
 
 select policy_roles_are('public', 'user_generations', 'Users can view their own generations', array['authenticated'],
   'Users can view their own generations: to authenticated only');
-select policy_roles_are('public', 'user_generations', 'Users can insert their own generations', array['authenticated'],
-  'Users can insert their own generations: to authenticated only');
-select policy_roles_are('public', 'user_generations', 'Users can update their own generations', array['authenticated'],
-  'Users can update their own generations: to authenticated only');
-select policy_roles_are('public', 'user_generations', 'Users can delete their own generations', array['authenticated'],
-  'Users can delete their own generations: to authenticated only');
 select policy_roles_are('public', 'user_credits', 'Users can read their own credits', array['authenticated'],
   'Users can read their own credits: to authenticated only');
 select policy_roles_are('public', 'credit_ledger', 'Users can read their own ledger', array['authenticated'],
@@ -76,6 +60,18 @@ select is_empty(
       where p.expr !~ 'select \(?auth\.uid\(\)'
          or regexp_replace(p.expr, 'select \(?auth\.\w+\(\)', '', 'g') ~ 'auth\.\w+\(' $$,
   'every policy compares with (select auth.uid()), evaluated once per statement'
+);
+
+-- No API role writes a table: a generation exists only because a credit was
+-- spent for it, and everything else changes through its function.
+select is_empty(
+  $$ select c.relname || ' ' || r.role
+       from pg_catalog.pg_class c
+       cross join (values ('anon'), ('authenticated')) as r (role)
+      where c.relnamespace = 'public'::regnamespace
+        and c.relkind in ('r', 'p')
+        and pg_catalog.has_table_privilege(r.role, c.oid, 'insert, update, delete, truncate') $$,
+  'anon and authenticated hold no write privilege on any table in public'
 );
 
 -- Functions ------------------------------------------------------------------

@@ -46,20 +46,19 @@ select throws_ok(
   $$ insert into public.user_generations (user_id, prompt, image_url)
      values ('a0000000-0000-4000-8000-000000000001', 'p', 'a0000000-0000-4000-8000-000000000001/x.webp') $$,
   '42501', null, 'another user cannot insert a row under the owner''s user_id');
-select is_empty(
+select throws_ok(
   $$ update public.user_generations set prompt = 'hijacked'
-      where id = 'a1000000-0000-4000-8000-000000000001' returning id $$,
-  'another user''s update of the owner''s row changes nothing');
+      where id = 'a1000000-0000-4000-8000-000000000001' $$,
+  '42501', null, 'another user cannot update at all');
 select is_empty(
-  $$ delete from public.user_generations
-      where id = 'a1000000-0000-4000-8000-000000000001' returning id $$,
-  'another user''s delete of the owner''s row deletes nothing');
+  $$ select * from public.delete_generations(array['a1000000-0000-4000-8000-000000000001']::uuid[]) $$,
+  'another user''s delete_generations of the owner''s row deletes nothing');
 
 reset role;
 select is((select prompt from public.user_generations where id = 'a1000000-0000-4000-8000-000000000001'),
   'original prompt', 'the owner''s row is intact after the other user''s attempts');
 
--- the owner: full control of their own rows, and only their own ---------------
+-- the owner: reads their own rows, writes only through the functions ---------
 set local role authenticated;
 set local request.jwt.claims = '{"sub": "a0000000-0000-4000-8000-000000000001", "role": "authenticated"}';
 
@@ -67,47 +66,43 @@ select results_eq(
   $$ select id from public.user_generations $$,
   $$ values ('a1000000-0000-4000-8000-000000000001'::uuid) $$,
   'the owner sees exactly their own row');
-select lives_ok(
-  $$ insert into public.user_generations (user_id, prompt, image_url)
-     values ('a0000000-0000-4000-8000-000000000001', 'second', 'a0000000-0000-4000-8000-000000000001/c.webp') $$,
-  'the owner can insert a row of their own');
 select throws_ok(
   $$ insert into public.user_generations (user_id, prompt, image_url)
-     values ('a0000000-0000-4000-8000-000000000001', 'p', 'b0000000-0000-4000-8000-000000000002/x.webp') $$,
-  '23514', null, 'the owner cannot point image_url into another user''s folder');
-select results_eq(
+     values ('a0000000-0000-4000-8000-000000000001', 'free', 'a0000000-0000-4000-8000-000000000001/c.webp') $$,
+  '42501', null, 'the owner cannot insert a row without spending a credit');
+select throws_ok(
   $$ update public.user_generations set prompt = 'edited'
-      where id = 'a1000000-0000-4000-8000-000000000001' returning prompt $$,
-  $$ values ('edited') $$,
-  'the owner can update their own row');
-select throws_ok(
-  $$ update public.user_generations set user_id = 'b0000000-0000-4000-8000-000000000002'
       where id = 'a1000000-0000-4000-8000-000000000001' $$,
-  '42501', null, 'the owner cannot hand a row to another user');
+  '42501', null, 'the owner cannot rewrite what was made');
+select throws_ok(
+  $$ delete from public.user_generations where id = 'a1000000-0000-4000-8000-000000000001' $$,
+  '42501', null, 'the owner cannot delete directly');
 select results_eq(
-  $$ delete from public.user_generations
-      where id = 'a1000000-0000-4000-8000-000000000001' returning id $$,
+  $$ select * from public.star_generations(array['a1000000-0000-4000-8000-000000000001']::uuid[]) $$,
   $$ values ('a1000000-0000-4000-8000-000000000001'::uuid) $$,
-  'the owner can delete their own row');
+  'the owner stars their row through star_generations');
+select results_eq(
+  $$ select id from public.delete_generations(array['a1000000-0000-4000-8000-000000000001']::uuid[]) $$,
+  $$ values ('a1000000-0000-4000-8000-000000000001'::uuid) $$,
+  'the owner deletes their row through delete_generations');
 
--- service_role bypasses RLS: the operator's key sees and changes everything ---
+-- service_role bypasses RLS, but provenance is frozen for everyone ------------
 reset role;
 set local role service_role;
 set local request.jwt.claims = '{"role": "service_role"}';
 
 select results_eq(
   $$ select count(*)::int from public.user_generations $$,
-  $$ values (2) $$,
+  $$ values (1) $$,
   'service_role sees every user''s rows');
 select lives_ok(
   $$ insert into public.user_generations (user_id, prompt, image_url)
      values ('b0000000-0000-4000-8000-000000000002', 'by operator', 'b0000000-0000-4000-8000-000000000002/d.webp') $$,
   'service_role can insert for any user');
-select results_eq(
+select throws_ok(
   $$ update public.user_generations set prompt = 'moderated'
-      where id = 'b1000000-0000-4000-8000-000000000002' returning prompt $$,
-  $$ values ('moderated') $$,
-  'service_role can update any user''s row');
+      where id = 'b1000000-0000-4000-8000-000000000002' $$,
+  '42501', null, 'service_role cannot rewrite what was made either');
 select results_eq(
   $$ delete from public.user_generations
       where id = 'b1000000-0000-4000-8000-000000000002' returning id $$,

@@ -45,15 +45,13 @@ select throws_ok(
 
 -- Reserve, retry, refund, spend -------------------------------------------------
 select results_eq(
-  $$ select status, reserved_for
-       from public.reserve_credit('job-1', 'a2000000-0000-4000-8000-000000000001') $$,
-  $$ values ('held', 'a2000000-0000-4000-8000-000000000001'::uuid) $$,
-  'reserve_credit holds a credit for the generation');
+  $$ select status, created, reserved_for is not null from public.reserve_credit('job-1') $$,
+  $$ values ('held', true, true) $$,
+  'reserve_credit holds a credit for a generation whose id it picks');
 select is((select credits from public.user_credits), 9, 'the hold takes one credit');
 select results_eq(
-  $$ select reservation_id
-       from public.reserve_credit('job-1', 'a2000000-0000-4000-8000-000000000001') $$,
-  $$ select id from public.credit_ledger where idempotency_key = 'job-1' $$,
+  $$ select reservation_id, reserved_for, created from public.reserve_credit('job-1') $$,
+  $$ select id, generation_id, false from public.credit_ledger where idempotency_key = 'job-1' $$,
   'a retry with the same key returns the first reservation');
 select is((select credits from public.user_credits), 9, 'the retry charges nothing');
 
@@ -85,7 +83,7 @@ select public.grant_credits('a0000000-0000-4000-8000-000000000001', -10) as empt
 set local role authenticated;
 select is((select credits from public.user_credits), 0, 'the operator emptied the balance');
 select throws_ok(
-  $$ select * from public.reserve_credit('job-2', 'a2000000-0000-4000-8000-000000000002') $$,
+  $$ select * from public.reserve_credit('job-2') $$,
   'GV001', null, 'no reservation without credits');
 
 reset role;

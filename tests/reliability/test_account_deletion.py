@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -57,7 +56,7 @@ class Users:
                 if n == 1:  # one open reservation, as of a generation still running
                     gv._user()[0].rpc(
                         "reserve_credit",
-                        {"idempotency_key": "still-running", "generation_id": uuid.uuid4()},
+                        {"idempotency_key": "still-running"},
                     )
                 if n == 2:  # a deleted image and a refunded failure
                     gv.generations.delete([made[0].id])

@@ -23,7 +23,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -436,10 +435,8 @@ def test_the_hosted_sweep_repairs_a_crash_too(
         with project.client(user.token()) as gv:
             kept = gv.create("saved before the crash", model=ScriptedModel())
             transport, storage, user_id = gv._user()
-            generation = uuid.uuid4()
-            transport.rpc(
-                "reserve_credit", {"idempotency_key": "died", "generation_id": generation}
-            )
+            [held] = transport.rpc("reserve_credit", {"idempotency_key": "died"})
+            generation = held["reserved_for"]
             for suffix in (".webp", ".thumb.webp"):
                 storage.put(f"{user_id}/{generation}{suffix}", png_bytes(), "image/webp")
             evidence.add("hosted crashes repaired")
