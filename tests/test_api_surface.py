@@ -191,7 +191,8 @@ RULE_CASES = [
         "public.lint_probe lint_probe_generation_fkey",
     ),
     (
-        "create index lint_probe_twin on public.user_generations (user_id, created_at desc, id desc)",
+        "create index lint_probe_twin"
+        " on public.user_generations (user_id, created_at desc, id desc)",
         "0009_duplicate_index",
         "public.user_generations",
     ),

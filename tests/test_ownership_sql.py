@@ -526,15 +526,13 @@ def test_provenance_never_changes_even_for_the_operator(
     """The record of what was made is written once: the freeze trigger refuses a change
     from service_role and from the SQL editor too, while starring stays possible."""
     _, generation = make_generation()
-    for role in ("service_role", None):
-        with pytest.raises(psycopg.errors.InsufficientPrivilege) as caught:
-            with admin.transaction():
-                if role:
-                    admin.execute(f"set local role {role}")
-                admin.execute(
-                    f"update public.user_generations set {assignment} where id = %s",
-                    (generation,),
-                )
+    statement = f"update public.user_generations set {assignment} where id = %s"
+    for role in ("service_role", "none"):
+        with admin.transaction():
+            admin.execute("select set_config('role', %s, true)", (role,))
+            with pytest.raises(psycopg.errors.InsufficientPrivilege) as caught:
+                admin.execute(statement, (generation,))
+            raise psycopg.Rollback
         assert "cannot be changed after it is made" in str(caught.value)
     admin.execute("update public.user_generations set starred = true where id = %s", (generation,))
 
@@ -601,8 +599,11 @@ def test_the_database_chooses_every_generation_id(
         first = admin.execute("select * from public.reserve_credit('pick')").fetchone()
         again = admin.execute("select * from public.reserve_credit('pick')").fetchone()
         other = admin.execute("select * from public.reserve_credit('pick-2')").fetchone()
-    assert first is not None and again is not None and other is not None
-    assert first["created"] is True and again["created"] is False
+    assert first is not None
+    assert again is not None
+    assert other is not None
+    assert first["created"] is True
+    assert again["created"] is False
     assert again["reserved_for"] == first["reserved_for"]
     assert other["reserved_for"] != first["reserved_for"]
 

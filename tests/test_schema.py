@@ -77,8 +77,10 @@ def test_changed_file_is_applied_again(scratch_url: str) -> None:
         back = conn.execute(
             "select to_regprocedure('public.admin_trends(text, integer)')"
         ).fetchone()
-    assert row is not None and row[0] != "edited"
-    assert back is not None and back[0] is not None
+    assert row is not None
+    assert row[0] != "edited"
+    assert back is not None
+    assert back[0] is not None
     assert {r.status for r in migrate(scratch_url)} <= {"unchanged", "skipped"}
 
 
