@@ -225,6 +225,18 @@ select 'extension pg_trgm installed',
   from pg_catalog.pg_extension x
  where x.extname = 'pg_trgm'
 
+-- What was made is recorded once: the trigger that refuses any change to a
+-- generation's provenance columns, for every role.
+union all
+select 'trigger: provenance of user_generations is frozen',
+       count(*) = 1,
+       case when count(*) = 1 then 'user_generations_freeze_provenance enabled'
+            else 'missing or disabled: apply add_image_storage.sql' end
+  from pg_catalog.pg_trigger t
+ where t.tgrelid = pg_catalog.to_regclass('public.user_generations')
+   and t.tgname = 'user_generations_freeze_provenance'
+   and t.tgenabled <> 'D'
+
 -- Table privileges ---------------------------------------------------------------
 union all
 select 'grants: anon has no access to genvault tables',
