@@ -13,6 +13,14 @@
 with
 exposed (nspname) as (values ('public'), ('graphql_public')),
 api_role (rolname) as (values ('anon'), ('authenticated')),
+-- MAINTAIN (VACUUM, ANALYZE, REFRESH, ...) exists from PostgreSQL 17 on.
+table_privilege (priv) as (
+  select v.priv
+    from (values ('SELECT'), ('INSERT'), ('UPDATE'), ('DELETE'), ('TRUNCATE'),
+                 ('REFERENCES'), ('TRIGGER'), ('MAINTAIN')) as v (priv)
+   where v.priv <> 'MAINTAIN'
+      or pg_catalog.current_setting('server_version_num')::int >= 170000
+),
 relation as (
   select c.oid, c.relkind, c.relacl, c.relowner,
          pg_catalog.format('%I.%I', n.nspname, c.relname) as name,
@@ -52,8 +60,7 @@ surface (role, privilege, kind, object) as (
   select r.rolname, p.priv, t.kind, t.name
     from relation t
     cross join api_role r
-    cross join (values ('SELECT'), ('INSERT'), ('UPDATE'), ('DELETE'), ('TRUNCATE'),
-                       ('REFERENCES'), ('TRIGGER')) as p (priv)
+    cross join table_privilege p
    where t.relkind <> 'S'
      and pg_catalog.has_table_privilege(r.rolname, t.oid, p.priv)
 

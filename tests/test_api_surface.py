@@ -59,6 +59,10 @@ def test_every_privilege_of_the_api_roles_is_reviewed(conn: psycopg.Connection[A
     """What anon, authenticated and PUBLIC hold is exactly the reviewed list."""
     found = _run(conn, "api_surface.sql")
     listed = set(_reviewed("api_surface.txt", 4))
+    version = conn.execute("select current_setting('server_version_num')::int").fetchone()
+    assert version is not None
+    if version[0] < 170000:  # no MAINTAIN privilege before PostgreSQL 17
+        listed = {row for row in listed if row[1] != "MAINTAIN"}
     assert found == listed, _diff(found, listed)
 
 
