@@ -57,7 +57,13 @@ def test_help_imports_nothing_heavy(command: list[str]) -> None:
 
 
 def test_shell_completion() -> None:
-    script = run_script("--show-completion", "bash", env=script_env())
+    # Name the shell instead of detecting it from the parent processes, which
+    # finds none when the suite runs outside a shell (a service, a detached job).
+    script = run_script(
+        "--show-completion",
+        "bash",
+        env=script_env(_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION="1"),
+    )
     assert script.returncode == 0
     assert "_gen_completion" in script.stdout
     bash = "complete_bash"
