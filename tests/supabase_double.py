@@ -10,16 +10,23 @@ Requests the real services would refuse (a wrong password, an expired token, a
 file outside the caller's folder) are answered with the services' own errors.
 
 REST is not modelled: ``POST /rest/v1/rpc/<fn>`` runs the real SQL function in
-a real PostgreSQL as PostgREST does. The double verifies the Bearer token with
-the project's JWT secret, then, in one transaction, sets ``role`` and
+a real PostgreSQL as PostgREST does. The double verifies the Bearer token as
+PostgREST does (the project's ES256 signing keys, or the legacy HS256 JWT secret;
+30 seconds of clock skew; 12.x or 13.x error codes, see ``postgrest_version``),
+then, in one transaction, sets ``role`` and
 ``request.jwt.claims`` (both transaction-local) and calls ``public.<fn>`` with
 the JSON body's keys as named arguments, so row level security decides. A call
 with the public key and no user's token runs as ``anon`` (a visitor); one to a
 function that anon may not execute is recorded as a violation, since a correct
 client sends the user's token there.
 
-Auth keeps users, sessions and single-use refresh tokens in memory; email codes
-land in :attr:`SupabaseDouble.outbox`. Storage keeps files in memory and applies
+Auth keeps users, sessions and refresh tokens in memory, and rotates refresh
+tokens by GoTrue's rules: the parent of a session's active token gets the active
+one back, any other used token only within the reuse interval, and a reuse after
+it revokes the whole session. Email codes land in :attr:`SupabaseDouble.outbox`.
+Access tokens are signed with an ES256 key (with a ``kid``) whose public half is
+published at ``/auth/v1/.well-known/jwks.json``; :meth:`SupabaseDouble.rotate_signing_key`
+rotates it, as a project's operator can. Storage keeps files in memory and applies
 the per-user folder policies of ``database/storage.sql``: writes outside the
 caller's folder are refused, reads of others' files find nothing, unless
 ``database/storage_sharing.sql``'s policy (asked of the database as the
@@ -28,8 +35,10 @@ reader) says the file is shared with them.
 
 from __future__ import annotations
 
+import itertools
 import json
 import secrets
+import string
 import threading
 import time
 import uuid
@@ -44,6 +53,7 @@ from urllib.parse import quote
 import httpx
 import jwt
 import psycopg
+from cryptography.hazmat.primitives.asymmetric import ec
 from psycopg import sql
 from psycopg.rows import dict_row
 
@@ -63,6 +73,12 @@ DEFAULT_BUCKETS: Mapping[str, Sequence[str]] = {
     "generations": ("image/webp", "image/png", "image/jpeg"),
 }
 AuthErrorStyle = Literal["current", "legacy", "oauth"]
+PostgrestVersion = Literal[12, 13]
+SigningAlgorithm = Literal["ES256", "HS256"]
+REFRESH_TOKEN_REUSE_INTERVAL = 10.0
+"""Seconds a used refresh token may still be used again (Supabase's default)."""
+JWT_CLOCK_SKEW = 30
+"""Seconds of clock skew PostgREST allows on exp, nbf and iat."""
 
 _INVALID_API_KEY = {
     "message": "Invalid API key",
@@ -105,8 +121,52 @@ class _AuthSession:
 
 @dataclass
 class _RefreshToken:
+    """One refresh token, as GoTrue keeps it (its v1 tokens: 12 characters)."""
+
+    id: int
+    token: str
     session_id: str
-    used: bool = False
+    parent: str | None
+    revoked: bool = False
+    updated_at: float = 0.0
+    """When it was issued or last revoked: the reuse interval counts from here."""
+
+
+@dataclass
+class _SigningKey:
+    kid: str
+    private: ec.EllipticCurvePrivateKey
+    published: bool = True
+    """In the JWKS (and trusted by PostgREST); False once the key is revoked."""
+
+
+class _TokenRefused(Exception):
+    """An access token PostgREST or Auth would refuse; ``kind`` says why."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+# Why PostgREST refuses a token: (12.x message, 13.x code, 13.x message); 12.x
+# answers PGRST301 for all of them.
+_JWT_REFUSALS: Mapping[str, tuple[str, str, str]] = {
+    "expired": ("JWT expired", "PGRST303", "JWT expired"),
+    "not_yet_valid": ("JWTNotYetValid", "PGRST303", "JWT not yet valid"),
+    "issued_in_future": ("JWTIssuedAtFuture", "PGRST303", "JWT issued at future"),
+    "no_key": ("JWSError NoUsableKeys", "PGRST301", "No suitable key or wrong key type"),
+    "bad_algorithm": (
+        "JWSError (AlgorithmMismatch)",
+        "PGRST301",
+        "Wrong or unsupported encoding algorithm",
+    ),
+    "bad_signature": (
+        "JWSError JWSInvalidSignature",
+        "PGRST301",
+        "JWT cryptographic operation failed",
+    ),
+}
+_REFRESH_TOKEN_ALPHABET = string.ascii_lowercase + string.digits
 
 
 @dataclass(frozen=True)
@@ -134,6 +194,11 @@ class SupabaseDouble:
     request's X-Supabase-Api-Version (``{"code", "message"}`` from 2024-01-01),
     ``legacy`` is the older ``{"code": 400, "error_code", "msg"}``, ``oauth``
     the OAuth-style ``{"error", "error_description"}`` of token grants.
+    ``postgrest_version`` picks PostgREST's token error codes: 13 answers an
+    expired token with PGRST303 and an unknown role with HTTP 401, 12 with
+    PGRST301 and HTTP 400. ``signing`` is how Auth signs access tokens: ES256
+    with a published key (the default for projects), or HS256 with the legacy
+    ``jwt_secret``, which PostgREST accepts either way.
     """
 
     def __init__(
@@ -147,6 +212,9 @@ class SupabaseDouble:
         buckets: Mapping[str, Sequence[str]] = DEFAULT_BUCKETS,
         access_ttl: int = 3600,
         auth_errors: AuthErrorStyle = "current",
+        postgrest_version: PostgrestVersion = 13,
+        signing: SigningAlgorithm = "ES256",
+        refresh_reuse_interval: float = REFRESH_TOKEN_REUSE_INTERVAL,
     ) -> None:
         self.url = url.rstrip("/")
         self.host = httpx.URL(self.url).host
@@ -169,6 +237,7 @@ class SupabaseDouble:
         self._sessions: dict[str, _AuthSession] = {}
         self._refresh_tokens: dict[str, _RefreshToken] = {}
         self._db: psycopg.Connection[dict[str, Any]] | None = None
+        self._init_tokens(postgrest_version, signing, refresh_reuse_interval)
 
     # -- wiring ------------------------------------------------------------
     def transport(self) -> httpx.MockTransport:
@@ -201,10 +270,17 @@ class SupabaseDouble:
         session_id: str | None = None,
         secret: str | None = None,
         method: str = "password",
+        kid: str | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> str:
-        """An access token as Auth issues them (``secret`` forges one with another key)."""
+        """An access token as Auth issues them.
+
+        ``secret`` signs it HS256 with that secret (the legacy JWT secret, or
+        another to forge one); ``kid`` with that ES256 key of the project;
+        ``extra`` adds or replaces claims.
+        """
         user = self.users.get(user_id)
-        now = int(time.time())
+        now = int(self.now())
         claims = {
             "iss": f"{self.url}/auth/v1",
             "sub": user_id,
@@ -220,13 +296,210 @@ class SupabaseDouble:
             "amr": [{"method": method, "timestamp": now}],
             "session_id": session_id or str(uuid.uuid4()),
             "is_anonymous": False,
+            **(extra or {}),
         }
-        return jwt.encode(claims, secret or self.jwt_secret, algorithm="HS256")
+        if secret is not None or (self.signing == "HS256" and kid is None):
+            return jwt.encode(claims, secret or self.jwt_secret, algorithm="HS256")
+        key = self._signing_keys[kid or self.active_kid]
+        return jwt.encode(claims, key.private, algorithm="ES256", headers={"kid": key.kid})
+
+    # -- tokens: clock, signing keys and refresh tokens, for tests --------------
+    def _init_tokens(
+        self, postgrest_version: PostgrestVersion, signing: SigningAlgorithm, reuse: float
+    ) -> None:
+        self.postgrest_version: PostgrestVersion = postgrest_version
+        self.signing: SigningAlgorithm = signing
+        self.refresh_reuse_interval = reuse
+        self.clock_offset = 0.0
+        """Seconds added to the real time: :meth:`advance` moves the double's clock."""
+        self._signing_keys: dict[str, _SigningKey] = {}
+        self.active_kid = ""
+        self._token_ids = itertools.count(1)
+        self.rotate_signing_key()
+
+    def now(self) -> float:
+        """The double's time (seconds since the epoch)."""
+        return time.time() + self.clock_offset
+
+    def advance(self, seconds: float) -> None:
+        """Move the double's clock forward, for its token checks and refresh rules."""
+        self.clock_offset += seconds
+
+    def rotate_signing_key(self) -> str:
+        """Make a new ES256 key the signing key; the previous ones stay published."""
+        kid = str(uuid.uuid4())
+        self._signing_keys[kid] = _SigningKey(kid, ec.generate_private_key(ec.SECP256R1()))
+        self.active_kid = kid
+        return kid
+
+    def revoke_signing_key(self, kid: str) -> None:
+        """Withdraw a key: it leaves the JWKS, and tokens it signed are refused."""
+        self._signing_keys[kid].published = False
+
+    def jwks(self) -> dict[str, Any]:
+        """The JWKS document Auth publishes: the public halves of the published keys."""
+        keys = []
+        for key in self._signing_keys.values():
+            if not key.published:
+                continue
+            jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.private.public_key()))
+            keys.append(
+                {**jwk, "kid": key.kid, "alg": "ES256", "use": "sig", "key_ops": ["verify"]}
+            )
+        return {"keys": keys}
+
+    def refresh_token_is_active(self, token: str) -> bool:
+        """Whether ``token`` is its session's current, unused refresh token."""
+        entry = self._refresh_tokens.get(token)
+        return (
+            entry is not None and not entry.revoked and not self._sessions[entry.session_id].revoked
+        )
 
     def refresh_token_is_valid(self, token: str) -> bool:
-        """Whether Auth would still accept ``token`` for a refresh."""
+        """Whether Auth would accept ``token`` for a refresh now (without using it)."""
         entry = self._refresh_tokens.get(token)
-        return entry is not None and not entry.used and not self._sessions[entry.session_id].revoked
+        if entry is None or self._sessions[entry.session_id].revoked:
+            return False
+        return not entry.revoked or self._reusable(entry)
+
+    def refresh_token_parent(self, token: str) -> str | None:
+        """The refresh token ``token`` was issued in exchange for (None for a sign-in)."""
+        return self._refresh_tokens[token].parent
+
+    def _reusable(self, entry: _RefreshToken) -> bool:
+        """GoTrue's rule for a used token: the parent of the session's active token
+        always gets the active one back; any other only within the reuse interval."""
+        active = self._active_refresh_token(entry.session_id)
+        if active is not None and active.parent == entry.token:
+            return True
+        return self.now() <= entry.updated_at + self.refresh_reuse_interval
+
+    def _active_refresh_token(self, session_id: str) -> _RefreshToken | None:
+        """The session's newest unrevoked refresh token."""
+        live = [
+            t for t in self._refresh_tokens.values() if t.session_id == session_id and not t.revoked
+        ]
+        return max(live, key=lambda t: t.id, default=None)
+
+    def _issue_refresh_token(self, session_id: str, parent: _RefreshToken | None) -> str:
+        token = "".join(secrets.choice(_REFRESH_TOKEN_ALPHABET) for _ in range(12))
+        self._refresh_tokens[token] = _RefreshToken(
+            next(self._token_ids),
+            token,
+            session_id,
+            parent.token if parent else None,
+            updated_at=self.now(),
+        )
+        return token
+
+    def _decode_access_token(self, token: str) -> dict[str, Any]:
+        """The claims of a token PostgREST would accept; raises _TokenRefused.
+
+        HS256 tokens are checked with the legacy JWT secret, ES256 ones with the
+        published key their ``kid`` names; exp, nbf and iat with 30 s of skew.
+        """
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError as exc:
+            raise _TokenRefused("bad_signature") from exc
+        alg = header.get("alg")
+        key: Any
+        if alg == "HS256":
+            key = self.jwt_secret
+        elif alg == "ES256":
+            found = self._signing_keys.get(str(header.get("kid")))
+            if found is None or not found.published:
+                raise _TokenRefused("no_key")
+            key = found.private.public_key()
+        else:
+            raise _TokenRefused("bad_algorithm")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=[alg],
+                options={
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                    "verify_aud": False,
+                },
+            )
+        except jwt.InvalidTokenError as exc:
+            raise _TokenRefused("bad_signature") from exc
+        now = self.now()
+        for claim, kind, too_early in (
+            ("exp", "expired", False),
+            ("nbf", "not_yet_valid", True),
+            ("iat", "issued_in_future", True),
+        ):
+            value = claims.get(claim)
+            if not isinstance(value, int | float):
+                continue
+            if (too_early and now < value - JWT_CLOCK_SKEW) or (
+                not too_early and now > value + JWT_CLOCK_SKEW
+            ):
+                raise _TokenRefused(kind)
+        return claims
+
+    def _rest_token_refusal(self, kind: str) -> httpx.Response:
+        """PostgREST's 401 for a refused token, in the configured version's codes."""
+        legacy_message, code, message = _JWT_REFUSALS[kind]
+        headers = {}
+        if self.postgrest_version == 12:
+            code, message = "PGRST301", legacy_message
+        else:
+            headers["Proxy-Status"] = f"PostgREST; error={code}"
+        headers["WWW-Authenticate"] = f'Bearer error="invalid_token", error_description="{message}"'
+        return _json(
+            401, {"code": code, "details": None, "hint": None, "message": message}, headers
+        )
+
+    def _role_refusal(self, role: str) -> httpx.Response | None:
+        """PostgREST's answer when the token's role cannot be taken, else None.
+
+        The authenticator switches to the token's role first thing in the
+        transaction: a role that does not exist fails with SQLSTATE 22023 (HTTP
+        401 since PostgREST 13.0.1, 400 before); one it is not a member of, with
+        42501. Supabase's authenticator may become anon, authenticated and
+        service_role only.
+        """
+        if role in ("anon", "authenticated", "service_role"):
+            return None
+        conn = self._connection()
+        exists = conn.execute("select 1 from pg_catalog.pg_roles where rolname = %s", (role,))
+        if exists.fetchone() is not None:
+            body = {
+                "code": "42501",
+                "details": None,
+                "hint": None,
+                "message": f'permission denied to set role "{role}"',
+            }
+            return _json(403, body)
+        try:
+            with conn.transaction():
+                conn.execute("select set_config('role', %s, true)", (role,))
+        except psycopg.Error as exc:
+            status = 401 if self.postgrest_version == 13 else 400
+            body = {
+                "code": exc.sqlstate,
+                "details": None,
+                "hint": None,
+                "message": exc.diag.message_primary,
+            }
+            return _json(status, body)
+        raise AssertionError(f"role {role!r} was missing, yet could be set")
+
+    def _jwks_reply(self, request: httpx.Request) -> httpx.Response:
+        """GET /auth/v1/.well-known/jwks.json: public, cacheable for 10 minutes."""
+        self._expect(request, "GET")
+        self._expect_query(request, set())
+        key = request.headers.get("apikey")
+        if key is not None and key not in (self.public_key, self.service_key):
+            return _json(401, _INVALID_API_KEY)
+        if request.headers.get("authorization") not in (None, f"Bearer {self.public_key}"):
+            self._violate(request, "the signing keys are public: send no user's token for them")
+        return _json(200, self.jwks(), {"Cache-Control": "public, max-age=600"})
 
     # -- dispatch ------------------------------------------------------------
     def handle(self, request: httpx.Request) -> httpx.Response:
@@ -283,6 +556,8 @@ class SupabaseDouble:
 
     # -- Auth (GoTrue) ---------------------------------------------------------
     def _auth(self, request: httpx.Request, route: str) -> httpx.Response:
+        if route == ".well-known/jwks.json":
+            return self._jwks_reply(request)
         if request.headers.get("apikey") != self.public_key:
             self._violate(request, "Auth requests carry the project's public key as apikey")
         if route == "token":
@@ -374,9 +649,20 @@ class SupabaseDouble:
         return self._new_session(request, user, "password")
 
     def _refresh_grant(self, request: httpx.Request, body: dict[str, Any]) -> httpx.Response:
+        """GoTrue's refresh_token grant, with its rotation and reuse rules."""
         token = body.get("refresh_token")
         if not isinstance(token, str) or set(body) != {"refresh_token"}:
             self._violate(request, "a refresh grant sends exactly {refresh_token}")
+        # 12 characters is a v1 token; longer ones must parse as v2 tokens, which
+        # this Auth never issues.
+        if len(token) != 12 or any(c not in _REFRESH_TOKEN_ALPHABET for c in token):
+            return self._auth_error(
+                request,
+                400,
+                "validation_failed",
+                "Refresh token is not valid",
+                oauth_error="invalid_grant",
+            )
         entry = self._refresh_tokens.get(token)
         if entry is None or self._sessions[entry.session_id].revoked:
             return self._auth_error(
@@ -386,17 +672,29 @@ class SupabaseDouble:
                 "Invalid Refresh Token: Refresh Token Not Found",
                 oauth_error="invalid_grant",
             )
-        if entry.used:
-            return self._auth_error(
-                request,
-                400,
-                "refresh_token_already_used",
-                "Invalid Refresh Token: Already Used",
-                oauth_error="invalid_grant",
-            )
-        entry.used = True
+        issued: str | None = None
+        if entry.revoked:
+            active = self._active_refresh_token(entry.session_id)
+            if active is not None and active.parent == entry.token:
+                issued = active.token  # the client lost the answer: send it again
+            elif not self._reusable(entry):
+                # A reuse outside the interval: the whole session's tokens go.
+                now = self.now()
+                for other in self._refresh_tokens.values():
+                    if other.session_id == entry.session_id and not other.revoked:
+                        other.revoked, other.updated_at = True, now
+                return self._auth_error(
+                    request,
+                    400,
+                    "refresh_token_already_used",
+                    "Invalid Refresh Token: Already Used",
+                    oauth_error="invalid_grant",
+                )
+        if issued is None:
+            entry.revoked, entry.updated_at = True, self.now()
+            issued = self._issue_refresh_token(entry.session_id, entry)
         user = self.users[self._sessions[entry.session_id].user_id]
-        return self._session_reply(request, user, entry.session_id)
+        return self._session_reply(request, user, entry.session_id, issued)
 
     def _otp(self, request: httpx.Request, body: dict[str, Any]) -> httpx.Response:
         email = body.get("email")
@@ -422,13 +720,12 @@ class SupabaseDouble:
     def _new_session(self, request: httpx.Request, user: AuthUser, method: str) -> httpx.Response:
         session_id = str(uuid.uuid4())
         self._sessions[session_id] = _AuthSession(user.id, method)
-        return self._session_reply(request, user, session_id)
+        refresh = self._issue_refresh_token(session_id, None)
+        return self._session_reply(request, user, session_id, refresh)
 
     def _session_reply(
-        self, request: httpx.Request, user: AuthUser, session_id: str
+        self, request: httpx.Request, user: AuthUser, session_id: str, refresh: str
     ) -> httpx.Response:
-        refresh = secrets.token_urlsafe(9)
-        self._refresh_tokens[refresh] = _RefreshToken(session_id)
         access = self.mint_access_token(
             user.id, session_id=session_id, method=self._sessions[session_id].method
         )
@@ -439,7 +736,7 @@ class SupabaseDouble:
                 "access_token": access,
                 "token_type": "bearer",
                 "expires_in": self.access_ttl,
-                "expires_at": int(time.time()) + self.access_ttl,
+                "expires_at": int(self.now()) + self.access_ttl,
                 "refresh_token": refresh,
                 "user": self._user_json(user),
             },
@@ -480,16 +777,16 @@ class SupabaseDouble:
         if not auth.startswith("Bearer ") or auth == f"Bearer {self.public_key}":
             self._violate(request, "this Auth endpoint needs the user's access token")
         try:
-            claims = jwt.decode(
-                auth[len("Bearer ") :],
-                self.jwt_secret,
-                algorithms=["HS256"],
-                audience="authenticated",
-            )
-        except jwt.InvalidTokenError as exc:
+            claims = self._decode_access_token(auth[len("Bearer ") :])
+        except _TokenRefused as exc:
             return self._auth_error(
-                request, 401, "bad_jwt", f"invalid JWT: unable to parse or verify signature, {exc}"
+                request,
+                401,
+                "bad_jwt",
+                f"invalid JWT: unable to parse or verify signature, {exc.kind}",
             )
+        if claims.get("aud") != "authenticated":
+            return self._auth_error(request, 401, "bad_jwt", "invalid JWT: not in audience")
         session = self._sessions.get(str(claims.get("session_id")))
         if session is None or session.revoked:
             return self._auth_error(
@@ -546,21 +843,20 @@ class SupabaseDouble:
         if token.count(".") != 2 or token in (self.public_key,):
             self._violate(request, "the Bearer token is not a user's access token")
         try:
-            claims: dict[str, Any] = jwt.decode(
-                token, self.jwt_secret, algorithms=["HS256"], options={"verify_aud": False}
-            )
-        except jwt.ExpiredSignatureError:
-            return self._jwt_refusal(service, "PGRST303", "JWT expired", "jwt expired")
-        except jwt.InvalidTokenError:
+            claims = self._decode_access_token(token)
+        except _TokenRefused as exc:
+            if service == "rest":
+                return self._rest_token_refusal(exc.kind)
+            message = "jwt expired" if exc.kind == "expired" else "invalid signature"
+            return self._storage_error("403", "Unauthorized", message)
+        role = claims.get("role", "anon")  # PostgREST's default role for a token without one
+        if not isinstance(role, str) or not role:
             return self._jwt_refusal(
-                service, "PGRST301", "JWSError JWSInvalidSignature", "invalid signature"
+                service, "PGRST301", f"role {role!r} is not a name", "bad role"
             )
-        role = claims.get("role")
-        if role not in ("anon", "authenticated", "service_role"):
-            return self._jwt_refusal(
-                service, "PGRST301", f"role {role!r} does not exist", "invalid role"
-            )
-        if apikey == self.public_key and role != "authenticated":
+        if service == "storage" and role not in ("anon", "authenticated", "service_role"):
+            return self._jwt_refusal(service, "PGRST301", "invalid role", "invalid role")
+        if apikey == self.public_key and role in ("anon", "service_role"):
             self._violate(request, f"the Bearer token runs as {role}, not as a signed-in user")
         return str(role), claims
 
@@ -591,6 +887,8 @@ class SupabaseDouble:
         args = self._json_body(request)
         if self.database_url is None:
             self._violate(request, "this double was made without a database")
+        if (refused := self._role_refusal(identity[0])) is not None:
+            return refused
         fn = route[len("rpc/") :]
         if identity[0] == "anon" and not self._anon_may_call(fn, set(args)):
             self._violate(

@@ -8,13 +8,17 @@ runs the SQL on the real test database.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from genvault import Client, Settings
+from genvault._hosted import HostedAuth
+from genvault._session import Session, SessionStore
 from genvault.cli._context import State
 from tests.cli_fixtures import Gen
 from tests.hosted_fixtures import PROJECT, HostedBackend
@@ -113,3 +117,76 @@ def test_create_list_show_and_delete_hosted(backend: HostedBackend, gen: Gen) ->
     assert gen.json("list")["items"] == []
     gone = gen.json("delete", "--permanent", record["id"], "--yes")
     assert gone == [{"id": record["id"], "deleted": True}]
+
+
+# -- tokens the services refuse: one clear message, never "a bug in genvault" ---------
+
+
+def _saved_session(backend: HostedBackend) -> tuple[SessionStore, Session]:
+    store = SessionStore(backend.settings.profile_dir / "session.json")
+    session = store.load()
+    assert session is not None
+    return store, session
+
+
+def _refused(result: Any) -> str:
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "bug in genvault" not in result.stderr
+    return str(result.stderr)
+
+
+@pytest.mark.parametrize("version", [12, 13], ids=["postgrest12", "postgrest13"])
+def test_a_token_postgrest_finds_expired_says_to_sign_in_again(
+    backend: HostedBackend, gen: Gen, version: Any
+) -> None:
+    double = backend.double
+    double.postgrest_version = version
+    account = backend.account()
+    gen("login", "--email", account.email, input=f"{account.password}\n")
+    store, session = _saved_session(backend)
+    # Our clock says the token is fresh; the server's says it expired (skew).
+    expired = double.mint_access_token(session.user_id, ttl=-60)
+    store.save(replace(session, access_token=expired))
+    stderr = _refused(gen("credits", code=1))
+    assert "expired" in stderr
+    assert "sign in again with `gen login`" in stderr
+
+
+@pytest.mark.parametrize("version", [12, 13], ids=["postgrest12", "postgrest13"])
+def test_a_token_with_an_unknown_role_is_one_clear_error(
+    backend: HostedBackend, gen: Gen, version: Any
+) -> None:
+    double = backend.double
+    double.postgrest_version = version
+    account = backend.account()
+    gen("login", "--email", account.email, input=f"{account.password}\n")
+    store, session = _saved_session(backend)
+    store.save(
+        replace(
+            session,
+            access_token=double.mint_access_token(session.user_id, extra={"role": "editor"}),
+        )
+    )
+    stderr = _refused(gen("credits", code=1))
+    assert "'editor'" in stderr
+    assert "gen login" in stderr
+
+
+def test_a_session_ended_by_refresh_token_reuse_says_to_sign_in_again(
+    backend: HostedBackend, gen: Gen
+) -> None:
+    double = backend.double
+    account = backend.account()
+    gen("login", "--email", account.email, input=f"{account.password}\n")
+    store, copied = _saved_session(backend)
+    # The session is used elsewhere and refreshed twice; then this copy wakes up.
+    elsewhere = SessionStore(backend.settings.home / "elsewhere.json")
+    for _ in range(2):
+        saved = elsewhere.load() or copied
+        elsewhere.save(replace(saved, expires_at=time.time() + 5))
+        HostedAuth(backend.client(), elsewhere).current()
+    double.advance(double.refresh_reuse_interval + 1)
+    store.save(replace(copied, expires_at=time.time() + 5))
+    stderr = _refused(gen("credits", code=1))
+    assert "used again" in stderr
+    assert "sign in again with `gen login`" in stderr

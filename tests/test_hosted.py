@@ -267,14 +267,18 @@ def test_a_forged_token_is_not_signed_in(backend: HostedBackend) -> None:
     assert caught.value.code == "PGRST301"
 
 
+@pytest.mark.parametrize(("version", "code"), [(13, "PGRST303"), (12, "PGRST301")])
 def test_an_expired_token_is_session_expired(
-    backend: HostedBackend, double: SupabaseDouble
+    backend: HostedBackend, double: SupabaseDouble, version: int, code: str
 ) -> None:
+    double.postgrest_version = 13 if version == 13 else 12
     session, _ = user_transport(backend)
     expired = double.mint_access_token(session.user_id, ttl=-60)
     with pytest.raises(SessionExpired) as caught:
         HostedTransport(backend.client(), expired).rpc("list_generations", {})
-    assert caught.value.code == "PGRST303"
+    assert caught.value.code == code
+    assert caught.value.hint is not None
+    assert "sign in again" in caught.value.hint
 
 
 def test_a_wrong_api_key_is_a_configuration_error(backend: HostedBackend, tmp_path: Path) -> None:
@@ -654,7 +658,9 @@ def test_current_refreshes_a_session_about_to_expire(backend: HostedBackend) -> 
     assert {row["user_id"] for row in rows} <= {new.user_id}
     if backend.is_double:
         assert old.refresh_token is not None
-        assert not backend.double.refresh_token_is_valid(old.refresh_token)
+        assert new.refresh_token is not None
+        assert not backend.double.refresh_token_is_active(old.refresh_token)
+        assert backend.double.refresh_token_parent(new.refresh_token) == old.refresh_token
 
 
 def test_an_unrecoverable_refresh_is_session_expired(backend: HostedBackend) -> None:
@@ -667,7 +673,7 @@ def test_an_unrecoverable_refresh_is_session_expired(backend: HostedBackend) -> 
     assert "sign in again" in caught.value.hint
 
 
-def test_a_refresh_that_lost_a_race_uses_the_winners_session(
+def test_a_refresh_that_lost_a_race_gets_the_winners_refresh_token(
     backend: HostedBackend, double: SupabaseDouble
 ) -> None:
     store = backend.store()
@@ -685,7 +691,15 @@ def test_a_refresh_that_lost_a_race_uses_the_winners_session(
                 return stale
             return super().load()
 
-    assert HostedAuth(backend.client(), StaleOnce(store.path)).current() == winner
+    loser = HostedAuth(backend.client(), StaleOnce(store.path)).current()
+    # Auth hands the parent of the active token the active one again: no fork.
+    assert loser.refresh_token == winner.refresh_token
+    assert winner.refresh_token is not None
+    assert double.refresh_token_is_active(winner.refresh_token)
+    assert double.refresh_token_parent(winner.refresh_token) == stale.refresh_token
+    assert store.load() == loser
+    assert loser.access_token is not None
+    HostedTransport(backend.client(), loser.access_token).rpc("list_generations", {})
 
 
 def test_sign_out_revokes_the_session_and_forgets_it(backend: HostedBackend) -> None:

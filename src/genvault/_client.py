@@ -147,19 +147,16 @@ class Client:
 
     def _make_verifier(self) -> Any:
         if self._verifier is None:
+            from genvault._jwks import SigningKeys, http_fetcher
             from genvault._tokens import TokenVerifier
 
-            jwks = None
-            if self.settings.jwks_url:
-                import httpx
-
-                try:
-                    jwks = httpx.get(self.settings.jwks_url, timeout=10).json()
-                except (httpx.HTTPError, ValueError) as exc:
-                    raise BackendUnreachable(
-                        f"could not read the signing keys at {self.settings.jwks_url}: {exc}"
-                    ) from exc
-            self._verifier = TokenVerifier(secret=self._signing_secret(), jwks=jwks)
+            keys = None
+            url = self.settings.signing_keys_url
+            if url:
+                # Read when a token first needs them, then kept (see SigningKeys).
+                fetch = http_fetcher(self._http_client, api_key=self.settings.supabase_key)
+                keys = SigningKeys(url, fetch)
+            self._verifier = TokenVerifier(secret=self._signing_secret(), keys=keys)
         return self._verifier
 
     def _signing_secret(self) -> str | None:

@@ -381,11 +381,7 @@ class HostedAuth:
                 and not newer.expires_within(refresh_margin)
             ):
                 return newer
-            raise SessionExpired(
-                f"the session has expired and could not be refreshed: {exc.message}",
-                hint=_SIGN_IN_AGAIN,
-                code=exc.code,
-            ) from exc
+            raise _refresh_refused(exc) from exc
         return self._keep(response.session)
 
     def sign_out(self, *, everywhere: bool = False) -> None:
@@ -553,6 +549,8 @@ def _rest_error(exc: APIError) -> GenvaultError:
     """A PostgREST error (or the API gateway's) as a genvault error."""
     code = exc.code
     message = exc.message or "the request to the Supabase API failed"
+    if (refused := _token_refusal(exc)) is not None:
+        return refused
     if code and code.startswith("PGRST00"):  # PostgREST cannot reach its database
         return BackendUnreachable(f"Supabase's API cannot reach the database: {message}")
     if code and len(code) == 3 and code.isdigit():  # no PostgREST body, only an HTTP status
@@ -572,6 +570,37 @@ def _rest_error(exc: APIError) -> GenvaultError:
             return NotSignedIn(message, hint="sign in with `gen login`")
         return GenvaultError(message, hint=exc.hint)
     return error_from_code(code, message, exc.hint)
+
+
+# PostgREST's answer when the token's role claim names no database role.
+_NO_SUCH_ROLE = re.compile(r'^role "(?P<role>.*)" does not exist$')
+
+
+def _token_refusal(exc: APIError) -> GenvaultError | None:
+    """PostgREST's refusal of the access token itself, or None for other errors.
+
+    PostgREST 13 answers an expired token with PGRST303, 12 with PGRST301 (both
+    HTTP 401, message "JWT expired"); either way the session has to be renewed.
+    A token whose ``role`` claim names a role the database lacks fails when
+    PostgREST switches to it (SQLSTATE 22023; HTTP 401 on 13, 400 on 12).
+    """
+    code, message = exc.code, (exc.message or "").strip()
+    if code in ("PGRST301", "PGRST303"):
+        if message.lower() == "jwt expired":
+            return SessionExpired("the session has expired", hint=_SIGN_IN_AGAIN, code=code)
+        return NotSignedIn(
+            f"Supabase refused the access token: {message}", hint=_SIGN_IN_AGAIN, code=code
+        )
+    found = _NO_SUCH_ROLE.match(message) if code == "22023" else None
+    if found is not None:
+        return NotSignedIn(
+            f"the access token asks for the database role {found['role']!r}, "
+            "which this Supabase project does not have",
+            hint="sign in again with `gen login`; if that does not help, the project's "
+            "custom access token hook sets a role its database lacks (ask its operator)",
+            code=code,
+        )
+    return None
 
 
 def _unreachable(where: str, exc: httpx.RequestError) -> BackendUnreachable:
@@ -609,6 +638,26 @@ def _auth_error(exc: AuthError) -> GenvaultError:
     if getattr(exc, "status", None) == 429:
         return GenvaultError(exc.message, hint="wait a minute, then try again", code=code or "429")
     return NotSignedIn(exc.message, hint=_AUTH_HINTS.get(code or ""), code=code)
+
+
+def _refresh_refused(exc: AuthError) -> SessionExpired:
+    """Auth's refusal to refresh a session: it has ended, so sign in again.
+
+    Auth revokes every token of a session when a refresh token is used again
+    after its reuse interval (a copy of the session file in use elsewhere, say).
+    """
+    if str(exc.code or "") == "refresh_token_already_used":
+        return SessionExpired(
+            "Supabase Auth ended the session: its refresh token was used again after "
+            "it had been replaced (is a copy of this session in use elsewhere?)",
+            hint=_SIGN_IN_AGAIN,
+            code=exc.code,
+        )
+    return SessionExpired(
+        f"the session has expired and could not be refreshed: {exc.message}",
+        hint=_SIGN_IN_AGAIN,
+        code=exc.code,
+    )
 
 
 def _epoch(value: Any) -> float:

@@ -43,7 +43,8 @@ class Settings:
     jwt_secret: str | None = None
     """SUPABASE_JWT_SECRET: HS256 secret that signs user tokens (direct transport)."""
     jwks_url: str | None = None
-    """SUPABASE_JWKS_URL: where the project's public signing keys are (ES256/RS256)."""
+    """SUPABASE_JWKS_URL: where the project's public signing keys are, when not at
+    the usual address under SUPABASE_URL (see :attr:`signing_keys_url`)."""
     supabase_url: str | None = None
     """SUPABASE_URL: a hosted project; switches the database and storage to it."""
     supabase_key: str | None = None
@@ -75,6 +76,18 @@ class Settings:
     def storage_kind(self) -> Literal["supabase", "local"]:
         """Supabase Storage when a project is configured, else files under the home."""
         return "supabase" if self.supabase_url else "local"
+
+    @property
+    def signing_keys_url(self) -> str | None:
+        """Where the project publishes its public signing keys (ES256/RS256):
+        SUPABASE_JWKS_URL, else Auth's well-known address under SUPABASE_URL."""
+        if self.jwks_url:
+            return self.jwks_url
+        if self.supabase_url:
+            from genvault._jwks import jwks_address
+
+            return jwks_address(self.supabase_url)
+        return None
 
     @property
     def default_model(self) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 import jwt
 
 from genvault._exceptions import NotSignedIn, SessionExpired
+from genvault._jwks import SigningKeys
 
 __all__ = ["TokenVerifier", "claims_json", "local_secret", "mint_token"]
 
@@ -28,25 +29,25 @@ _ASYMMETRIC = ["ES256", "RS256", "EdDSA"]
 class TokenVerifier:
     """Checks a user's access token and returns its claims.
 
-    HS256 tokens are checked against the project's JWT secret; ES256/RS256 tokens
-    against the key with the token's ``kid`` in a JWKS document.
+    HS256 tokens are checked against the project's JWT secret (the legacy
+    system, or a local installation's own secret); ES256/RS256/EdDSA tokens
+    against the published key their ``kid`` names (see :class:`SigningKeys`).
+    The token's ``alg`` must be the key's: an HS256 token is never checked
+    with a public key, nor an asymmetric one with the secret.
     """
 
     def __init__(
         self,
         *,
         secret: str | None = None,
-        jwks: Mapping[str, Any] | None = None,
+        keys: SigningKeys | None = None,
         audience: str = "authenticated",
         leeway: float = 0.0,
     ) -> None:
-        if secret is None and jwks is None:
-            raise ValueError("a TokenVerifier needs a secret, a JWKS document, or both")
+        if secret is None and keys is None:
+            raise ValueError("a TokenVerifier needs a secret, signing keys, or both")
         self._secret = secret
-        self._keys: dict[str, Any] = {}
-        for entry in (jwks or {}).get("keys", []):
-            key = jwt.PyJWK.from_dict(dict(entry))
-            self._keys[str(entry.get("kid", ""))] = key
+        self._keys = keys
         self._audience = audience
         self._leeway = leeway
 
@@ -60,10 +61,16 @@ class TokenVerifier:
         key: Any
         if alg == "HS256" and self._secret is not None:
             key, algorithms = self._secret, ["HS256"]
-        elif alg in _ASYMMETRIC and self._keys:
-            found = self._keys.get(str(header.get("kid", "")))
-            if found is None:
-                raise NotSignedIn("the access token was signed by an unknown key")
+        elif alg in _ASYMMETRIC and self._keys is not None:
+            kid = header.get("kid")
+            if not isinstance(kid, str) or not kid:
+                raise NotSignedIn("the access token does not name its signing key (no kid)")
+            found = self._keys.key(kid)
+            if found.algorithm_name != alg:
+                raise NotSignedIn(
+                    f"the access token claims {alg}, but its key {kid} is an "
+                    f"{found.algorithm_name} key"
+                )
             key, algorithms = found.key, [found.algorithm_name]
         else:
             raise NotSignedIn(f"the access token's algorithm {alg!r} is not accepted")
