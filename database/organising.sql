@@ -1239,9 +1239,11 @@ returns boolean
 language plpgsql volatile security definer
 set search_path = ''
 as $$
+declare
+  me text := public.genvault_require_user();
 begin
   delete from public.shares s
-   where s.id = unshare.share_id and s.owner_id = public.genvault_require_user();
+   where s.id = unshare.share_id and s.owner_id = me;
   return found;
 end
 $$;
@@ -1412,11 +1414,13 @@ returns boolean
 language plpgsql volatile security definer
 set search_path = ''
 as $$
+declare
+  me text := public.genvault_require_user();
 begin
   update public.public_links l
      set revoked_at = now()
    where l.id = revoke_public_link.link_id
-     and l.owner_id = public.genvault_require_user()
+     and l.owner_id = me
      and l.revoked_at is null;
   return found;
 end
@@ -1576,9 +1580,11 @@ returns boolean
 language plpgsql volatile
 set search_path = ''
 as $$
+declare
+  me text := public.genvault_require_user();
 begin
   delete from public.prompt_templates t
-   where t.user_id = public.genvault_require_user()
+   where t.user_id = me
      and lower(t.name) = lower(btrim(delete_template.name));
   return found;
 end
