@@ -467,7 +467,7 @@ set search_path = ''
 as $$
 declare
   tag text;
-  result text[] := '{}';
+  result text[] := '{}'::text[];
 begin
   if tags is null then
     return null;
@@ -551,6 +551,11 @@ declare
   walk text;
   statement text;
 begin
+  -- The rows come from RETURN QUERY EXECUTE, whose result plpgsql_check cannot
+  -- see, so its extra warnings would call every output column "maybe
+  -- unmodified" (`supabase db lint`); they are off for this function only.
+  -- @plpgsql_check_options: extra_warnings = off
+  --
   -- 1001: a page of up to 1000 plus the one look-ahead row that tells a client
   -- whether another page follows.
   if page_size is null or page_size not between 1 and 1001 then
@@ -1200,7 +1205,6 @@ as $$
 declare
   me text := public.genvault_require_user();
   recipient text;
-  share_id uuid;
 begin
   perform public.genvault_check_share_target(me, share_with.generation_id, share_with.collection_id);
   select u.id::text into recipient
@@ -1220,8 +1224,7 @@ begin
   end if;
   insert into public.shares (owner_id, recipient_id, generation_id, collection_id)
   values (me, recipient, share_with.generation_id, share_with.collection_id)
-  on conflict do nothing
-  returning shares.id into share_id;
+  on conflict do nothing;
   return query
     select s.id, lower(btrim(share_with.email)), s.created_at
       from public.shares s
