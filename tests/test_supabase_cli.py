@@ -141,6 +141,9 @@ def test_db_lint_finds_no_error(pushed: Pushed) -> None:
     assert "No schema errors found" in lint.stderr
     for schema in ("public", "auth", "storage"):
         assert f"Linting schema: {schema}" in lint.stderr
+    with psycopg.connect(pushed.url) as conn:
+        kept = conn.execute("select extname from pg_catalog.pg_extension").fetchall()
+    assert ("plpgsql_check",) not in kept, "db lint must leave the database as it was"
 
 
 def test_db_lint_finds_no_warning(pushed: Pushed) -> None:
