@@ -426,7 +426,7 @@ set search_path = ''
 as $$
 declare
   tag text;
-  result text[] := '{}';
+  result text[] := '{}'::text[];
 begin
   if tags is null then
     return null;
@@ -510,6 +510,11 @@ declare
   walk text;
   statement text;
 begin
+  -- The rows come from RETURN QUERY EXECUTE, whose result plpgsql_check cannot
+  -- see, so its extra warnings would call every output column "maybe
+  -- unmodified" (`supabase db lint`); they are off for this function only.
+  -- @plpgsql_check_options: extra_warnings = off
+  --
   -- 1001: a page of up to 1000 plus the one look-ahead row that tells a client
   -- whether another page follows.
   if page_size is null or page_size not between 1 and 1001 then
@@ -1159,7 +1164,6 @@ as $$
 declare
   me text := public.genvault_require_user();
   recipient text;
-  share_id uuid;
 begin
   perform public.genvault_check_share_target(me, share_with.generation_id, share_with.collection_id);
   select u.id::text into recipient
@@ -1179,8 +1183,7 @@ begin
   end if;
   insert into public.shares (owner_id, recipient_id, generation_id, collection_id)
   values (me, recipient, share_with.generation_id, share_with.collection_id)
-  on conflict do nothing
-  returning shares.id into share_id;
+  on conflict do nothing;
   return query
     select s.id, lower(btrim(share_with.email)), s.created_at
       from public.shares s
@@ -1198,9 +1201,11 @@ returns boolean
 language plpgsql volatile security definer
 set search_path = ''
 as $$
+declare
+  me text := public.genvault_require_user();
 begin
   delete from public.shares s
-   where s.id = unshare.share_id and s.owner_id = public.genvault_require_user();
+   where s.id = unshare.share_id and s.owner_id = me;
   return found;
 end
 $$;
@@ -1371,11 +1376,13 @@ returns boolean
 language plpgsql volatile security definer
 set search_path = ''
 as $$
+declare
+  me text := public.genvault_require_user();
 begin
   update public.public_links l
      set revoked_at = now()
    where l.id = revoke_public_link.link_id
-     and l.owner_id = public.genvault_require_user()
+     and l.owner_id = me
      and l.revoked_at is null;
   return found;
 end
@@ -1535,9 +1542,11 @@ returns boolean
 language plpgsql volatile security definer
 set search_path = ''
 as $$
+declare
+  me text := public.genvault_require_user();
 begin
   delete from public.prompt_templates t
-   where t.user_id = public.genvault_require_user()
+   where t.user_id = me
      and lower(t.name) = lower(btrim(delete_template.name));
   return found;
 end

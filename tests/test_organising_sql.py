@@ -920,6 +920,33 @@ def test_templates_save_replace_render_delete(admin: Conn, make_user: Any) -> No
     ).sqlstate == ("P0002")
 
 
+def test_ending_a_share_link_or_template_needs_a_signed_in_user(
+    admin: Conn, make_user: Any
+) -> None:
+    """A request without a user (the authenticated role, no subject in the claims) gets
+    "not signed in" from unshare, revoke_public_link and delete_template, for an id that
+    exists as for one that does not, and nothing ends."""
+    owner, recipient = make_user(), make_user()
+    gen = add_generation(admin, owner, "kept")
+    shared, link = share(admin, owner, recipient.email, gen=gen), new_link(admin, owner, gen=gen)
+    run(admin, owner, "select public.save_template('kept', 'a {subject}')")
+    for call, arg in (
+        ("select public.unshare(%s)", shared["id"]),
+        ("select public.unshare(%s)", uuid.uuid4()),
+        ("select public.revoke_public_link(%s)", link["id"]),
+        ("select public.revoke_public_link(%s)", uuid.uuid4()),
+        ("select public.delete_template(%s)", "kept"),
+        ("select public.delete_template(%s)", "none such"),
+    ):
+        err = refused(admin, "authenticated", call, (arg,))
+        assert (err.sqlstate, err.diag.message_primary) == ("28000", "not signed in"), call
+    assert [r["id"] for r in run(admin, owner, "select id from public.my_shares()")] == [
+        shared["id"]
+    ]
+    assert one(admin, owner, "select active from public.my_public_links()") is True
+    assert one(admin, owner, "select name from public.my_templates()") == "kept"
+
+
 def test_render_fills_every_placeholder_once(admin: Conn, make_user: Any) -> None:
     """Every {name} is replaced, repeats too; a value that looks like a placeholder is
     kept as it is; braces that are not placeholders stay."""
