@@ -514,8 +514,7 @@ def test_verify_reports_a_disabled_provenance_trigger(scratch_url: str) -> None:
     """With the freeze trigger off, verify names that one failed check."""
     with psycopg.connect(scratch_url, autocommit=True) as conn:
         conn.execute(
-            "alter table public.user_generations"
-            " disable trigger user_generations_freeze_provenance"
+            "alter table public.user_generations disable trigger user_generations_freeze_provenance"
         )
     failed = [check for check, ok, _ in verify(scratch_url) if not ok]
     assert failed == ["trigger: provenance of user_generations is frozen"]
