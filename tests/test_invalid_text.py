@@ -317,15 +317,19 @@ def test_transport_refuses_any_argument_that_is_not_utf8(member: Member) -> None
         (
             "save_template",
             {"name": "beast", "prompt": "a fox", "model": None, "params": {"style": [1, BAD]}},
-            "the params",
+            "a value in the params",
         ),
         (
             "save_template",
             {"name": "b", "prompt": "a", "model": None, "params": {BAD: 1}},
-            "params",
+            "a value in the params",
         ),
-        ("tag_generations", {"generation_ids": [member.image], "tags": ["ok", BAD]}, "the tags"),
-        ("referenced_paths", {"paths": [f"{member.user_id}/{BAD}.webp"]}, "the paths"),
+        (
+            "tag_generations",
+            {"generation_ids": [member.image], "tags": ["ok", BAD]},
+            "a value in the tags",
+        ),
+        ("referenced_paths", {"paths": [f"{member.user_id}/{BAD}.webp"]}, "a value in the paths"),
     ]
     for fn, args, field in calls:
         with pytest.raises(InvalidInput) as refused:
@@ -340,7 +344,7 @@ def test_transport_refuses_any_argument_that_is_not_utf8(member: Member) -> None
 
 def test_stored_paths_that_are_not_utf8_are_refused_not_reported_as_a_bug(member: Member) -> None:
     """A path listed from storage goes straight to a query; no entry point checks it."""
-    with pytest.raises(InvalidInput, match="paths is not valid text"):
+    with pytest.raises(InvalidInput, match="a value in the paths is not valid text"):
         member.gv.generations.unreferenced([f"{member.user_id}/{BAD}.webp"])
 
 

@@ -52,16 +52,20 @@ def text(value: str, what: str) -> str:
     """
     if not isinstance(value, str):
         raise TypeError(f"the {what} must be a str")
+    _storable(value, f"the {what}")
+    return value
+
+
+def _storable(value: str, subject: str) -> None:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidInput(
-            f"the {what} is not valid text (it contains bytes that are not UTF-8)",
+            f"{subject} is not valid text (it contains bytes that are not UTF-8)",
             hint="retype it, or check that your terminal's encoding is UTF-8",
         ) from None
     if "\x00" in value:
-        raise InvalidInput(f"the {what} contains a NUL character", hint="remove it")
-    return value
+        raise InvalidInput(f"{subject} contains a NUL character", hint="remove it")
 
 
 def call_arguments(fn: str, args: Mapping[str, Any]) -> None:
@@ -72,20 +76,24 @@ def call_arguments(fn: str, args: Mapping[str, Any]) -> None:
     instead of an error from the driver.
     """
     for name, value in args.items():
-        _walk(value, name.replace("_", " "))
+        label = name.replace("_", " ")
+        if isinstance(value, str):
+            _storable(value, f"the {label}")
+        else:
+            _walk(value, f"a value in the {label}")
 
 
-def _walk(value: Any, what: str) -> None:
+def _walk(value: Any, subject: str) -> None:
     if isinstance(value, str):
-        text(value, what)
+        _storable(value, subject)
     elif isinstance(value, Mapping):
         for key, item in value.items():
             if isinstance(key, str):
-                text(key, what)
-            _walk(item, what)
+                _storable(key, subject)
+            _walk(item, subject)
     elif isinstance(value, (list, tuple, set, frozenset)):
         for item in value:
-            _walk(item, what)
+            _walk(item, subject)
 
 
 def prompt(value: str) -> str:
