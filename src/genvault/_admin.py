@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from genvault import _validate
 from genvault._exceptions import InvalidInput
 from genvault._storage import Storage
 from genvault._transport import Transport
@@ -97,7 +98,8 @@ class AdminRepo:
 
     def grant(self, user: str, amount: int, *, idempotency_key: str | None = None) -> int:
         """Add ``amount`` credits (negative removes) to a user given by id or email."""
-        user_id = self._transport.rpc("admin_find_user", {"who": user}, scalar=True)
+        who = _validate.text(str(user), "user")
+        user_id = self._transport.rpc("admin_find_user", {"who": who}, scalar=True)
         if user_id is None:
             from genvault._exceptions import NotFound
 

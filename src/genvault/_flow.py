@@ -74,10 +74,11 @@ class Generator:
         """
         request = ImageRequest(
             prompt=_validate.prompt(prompt),
-            model=model.name,
+            model=_validate.text(model.name, "model name"),
             aspect_ratio=_validate.aspect_ratio(aspect_ratio),
             seed=_validate.seed(seed),
         )
+        _idempotency_key(idempotency_key)
         return self._run(
             request,
             idempotency_key,
@@ -103,8 +104,12 @@ class Generator:
                 hint="pass the bytes of an image file",
             )
         request = ImageRequest(
-            prompt=_validate.prompt(prompt), model=model, extra=dict(params or {})
+            prompt=_validate.prompt(prompt),
+            model=_validate.text(model, "model name"),
+            extra=dict(params or {}),
         )
+        _validate.call_arguments("save", {"image_settings": request.extra})
+        _idempotency_key(idempotency_key)
         result = ImageResult(data=image, content_type="application/octet-stream", model=model)
         return self._run(request, idempotency_key, lambda: result, None, uploaded=True)
 
@@ -239,3 +244,9 @@ class Generator:
         if orphans:
             self._storage.delete(orphans)
         return SweepResult(refunded=len(rows), files_removed=len(orphans))
+
+
+def _idempotency_key(key: str | None) -> None:
+    """Refuse a key that is not text now, before a credit is reserved under it."""
+    if key is not None:
+        _validate.text(key, "idempotency key")

@@ -39,6 +39,7 @@ from supabase_auth import SyncGoTrueClient
 from supabase_auth.errors import AuthApiError, AuthError, AuthRetryableError
 from supabase_auth.types import Session as AuthSession
 
+from genvault import _validate
 from genvault._exceptions import (
     BackendUnreachable,
     ConfigError,
@@ -142,6 +143,7 @@ class HostedTransport:
         """Call ``public.<fn>`` with named ``args``, as the Transport protocol says."""
         if not _FUNCTION_NAME.match(fn):
             raise ValueError(f"not a function name: {fn!r}")
+        _validate.call_arguments(fn, args)
         body = {name: _json_value(value) for name, value in args.items()}
         try:
             # postgrest annotates params as dict[str, str]; it JSON-encodes any value.
@@ -328,6 +330,8 @@ class HostedAuth:
 
     def sign_in_password(self, email: str, password: str) -> Session:
         """Sign in with email and password, and save the session."""
+        _validate.text(email, "email address")
+        _validate.text(password, "password")
         try:
             response = self._auth.sign_in_with_password({"email": email, "password": password})
         except AuthError as exc:
@@ -340,6 +344,7 @@ class HostedAuth:
         With ``create_user`` (the default, as in Supabase) an unknown address
         gets an account, if the project allows sign-ups.
         """
+        _validate.text(email, "email address")
         try:
             self._auth.sign_in_with_otp(
                 {"email": email, "options": {"should_create_user": create_user}}
@@ -349,6 +354,8 @@ class HostedAuth:
 
     def verify_code(self, email: str, code: str) -> Session:
         """Sign in with the emailed code, and save the session."""
+        _validate.text(email, "email address")
+        _validate.text(code, "code")
         try:
             response = self._auth.verify_otp(
                 {"email": email, "token": code.strip(), "type": "email"}

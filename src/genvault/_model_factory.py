@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from genvault import _validate
 from genvault._exceptions import InvalidInput
 from genvault._imagegen import ImageModel
 from genvault._settings import OFFLINE_MODEL, Settings
@@ -20,7 +21,7 @@ def make_model(settings: Settings, name: str | None = None) -> ImageModel:
     needs REPLICATE_API_TOKEN. Raises InvalidInput for a malformed or unknown
     name, or a Replicate model without a token. Nothing is contacted here.
     """
-    name = settings.default_model if name is None else name.strip()
+    name = settings.default_model if name is None else _validate.text(name, "model name").strip()
     if name == OFFLINE_MODEL:
         from genvault._offline import OfflineModel
 

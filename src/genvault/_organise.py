@@ -85,7 +85,7 @@ class CollectionsRepo:
 
     def resolve(self, collection: str) -> Collection:
         """The user's collection with this id or name (any case); NotFound otherwise."""
-        wanted = str(collection).strip()
+        wanted = _validate.text(str(collection), "collection name").strip()
         if not wanted:
             raise InvalidInput("no collection given", hint="give a collection's name or id")
         found = self.list()
@@ -98,7 +98,7 @@ class CollectionsRepo:
 
 
 def _name(name: str) -> str:
-    clean = str(name).strip()
+    clean = _validate.text(str(name), "collection name").strip()
     if not clean:
         raise InvalidInput("a collection needs a name", hint="give a name, e.g. Favourites")
     if len(clean) > 100:
@@ -125,7 +125,7 @@ class SharingRepo:
         self, email: str, *, generation_id: str | None = None, collection_id: str | None = None
     ) -> Share:
         """Let the user with ``email`` see one generation or one collection, read-only."""
-        address = str(email).strip()
+        address = _validate.text(str(email), "email address").strip()
         if "@" not in address or len(address) > 320:
             raise InvalidInput(f"{address[:60]!r} is not an email address", hint="e.g. ann@x.org")
         gid, cid = _target(generation_id, collection_id)
@@ -295,7 +295,7 @@ class TemplatesRepo:
         params: Mapping[str, Any] | None = None,
     ) -> Template:
         """Save (or replace, by name) a template."""
-        clean = str(name).strip()
+        clean = _validate.text(str(name), "template name").strip()
         if not clean or len(clean) > 100:
             raise InvalidInput("a template needs a name of 1 to 100 characters", hint="e.g. fox")
         if not str(prompt).strip() or len(str(prompt).strip()) > _validate.MAX_PROMPT:
@@ -303,6 +303,10 @@ class TemplatesRepo:
                 f"a template prompt must be 1 to {_validate.MAX_PROMPT} characters",
                 hint='e.g. "a {animal} in the snow"',
             )
+        _validate.text(str(prompt), "template prompt")
+        if model is not None:
+            _validate.text(model, "model name")
+        _validate.call_arguments("save_template", {"template_settings": dict(params or {})})
         row = self._transport.rpc(
             "save_template",
             {"name": clean, "prompt": prompt, "model": model, "params": dict(params or {})},
@@ -316,13 +320,17 @@ class TemplatesRepo:
 
     def delete(self, name: str) -> bool:
         """Delete a template by name; False when there was none."""
-        return bool(self._transport.rpc("delete_template", {"name": str(name)}, scalar=True))
+        clean = _validate.text(str(name), "template name")
+        return bool(self._transport.rpc("delete_template", {"name": clean}, scalar=True))
 
     def render(self, name: str, values: Mapping[str, str]) -> RenderedTemplate:
         """The template's prompt with every {placeholder} filled from ``values``."""
-        rows = self._transport.rpc(
-            "render_template", {"name": str(name), "vals": {k: str(v) for k, v in values.items()}}
-        )
+        clean = _validate.text(str(name), "template name")
+        filled = {
+            _validate.text(str(k), "placeholder name"): _validate.text(str(v), f"value of {{{k}}}")
+            for k, v in values.items()
+        }
+        rows = self._transport.rpc("render_template", {"name": clean, "vals": filled})
         row = rows[0]
         params = row.get("params") or {}
         return RenderedTemplate(

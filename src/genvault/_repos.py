@@ -80,6 +80,8 @@ class GenerationsRepo:
             )
         if where.text is not None:
             _check_search_text(where.text)
+        if where.model is not None:
+            _validate.text(where.model, "model filter")
         if where.created_from and where.created_to and where.created_from >= where.created_to:
             raise InvalidInput(
                 "the date range is empty: the start must come before the end",
@@ -280,6 +282,7 @@ def _check_search_text(text: str) -> None:
         )
     if "\x00" in text:
         raise InvalidInput("the search text contains a NUL character", hint="remove it")
+    _validate.text(text, "search text")
 
 
 def _ids(generation_ids: Iterable[str]) -> builtins.list[uuid.UUID]:

@@ -21,6 +21,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from genvault import _validate
 from genvault._exceptions import BackendUnreachable, GenvaultError, error_from_code
 
 __all__ = ["DirectTransport", "Transport", "open_pool"]
@@ -131,6 +132,7 @@ class DirectTransport:
         self._claims = json.dumps(dict(claims), separators=(",", ":"), default=str)
 
     def rpc(self, fn: str, args: Mapping[str, Any], *, scalar: bool = False) -> Any:
+        _validate.call_arguments(fn, args)
         query = _call_sql(fn, tuple(args))
         params = {k: Jsonb(v) if isinstance(v, dict) else v for k, v in args.items()}
         rows = self._run(query, params)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from genvault._exceptions import InvalidInput
 from genvault._imagegen import ASPECT_RATIOS
@@ -16,11 +17,14 @@ from genvault._imagegen import ASPECT_RATIOS
 __all__ = [
     "MAX_PROMPT",
     "aspect_ratio",
+    "call_arguments",
     "generation_id",
     "in_range",
     "page_size",
     "prompt",
     "seed",
+    "tags",
+    "text",
 ]
 
 MAX_PROMPT = 2000
@@ -38,11 +42,65 @@ _BIDI_CONTROLS = {
 }
 
 
-def prompt(text: str) -> str:
-    """The prompt trimmed; refused when blank, too long, or holding control characters."""
-    if not isinstance(text, str):
+def text(value: str, what: str) -> str:
+    """``value`` unchanged when it can be stored as text; InvalidInput naming ``what`` if not.
+
+    A Python str can hold what no database text can: lone surrogates, which is
+    how Python keeps bytes that were not UTF-8 (a Latin-1 terminal's argv, a
+    file name), and NUL. Both are refused here, before anything is reserved or
+    written, rather than by the database driver half-way through a call.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"the {what} must be a str")
+    _storable(value, f"the {what}")
+    return value
+
+
+def _storable(value: str, subject: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(
+            f"{subject} is not valid text (it contains bytes that are not UTF-8)",
+            hint="retype it, or check that your terminal's encoding is UTF-8",
+        ) from None
+    if "\x00" in value:
+        raise InvalidInput(f"{subject} contains a NUL character", hint="remove it")
+
+
+def call_arguments(fn: str, args: Mapping[str, Any]) -> None:
+    """Refuse a call of ``fn`` whose arguments hold a str that cannot be stored as text.
+
+    The transports run this on every call, nested dicts and lists included, so
+    that text no entry point checked still gets the same clear InvalidInput
+    instead of an error from the driver.
+    """
+    for name, value in args.items():
+        label = name.replace("_", " ")
+        if isinstance(value, str):
+            _storable(value, f"the {label}")
+        else:
+            _walk(value, f"a value in the {label}")
+
+
+def _walk(value: Any, subject: str) -> None:
+    if isinstance(value, str):
+        _storable(value, subject)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(key, str):
+                _storable(key, subject)
+            _walk(item, subject)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            _walk(item, subject)
+
+
+def prompt(value: str) -> str:
+    """The prompt trimmed; refused when blank, too long, not text, or holding control characters."""
+    if not isinstance(value, str):
         raise TypeError("prompt must be a str")
-    cleaned = text.strip()
+    cleaned = text(value, "prompt").strip()
     if not cleaned:
         raise InvalidInput("the prompt is empty", hint="describe the image you want")
     if len(cleaned) > MAX_PROMPT:
@@ -133,6 +191,7 @@ def tags(values: Iterable[str]) -> list[str]:
             )
         if "\x00" in tag:
             raise InvalidInput("a tag contains a NUL character", hint="remove it")
+        text(tag, "tag")
         if tag not in out:
             out.append(tag)
     if not out:

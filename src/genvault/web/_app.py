@@ -59,6 +59,7 @@ from genvault.web._base import (
 from genvault.web._filters import SORT_LABELS, Filters
 from genvault.web._guard import Guard
 from genvault.web._organise_routes import DEFAULT_EXPIRY, EXPIRIES, Organiser
+from genvault.web._text import Utf8Only
 
 __all__ = ["build_app"]
 
@@ -302,6 +303,6 @@ def build_app(client: Client, token: str) -> Starlette:
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(Guard, token=token)],
+        middleware=[Middleware(Guard, token=token), Middleware(Utf8Only, on_error=pages.on_error)],
         exception_handlers={GenvaultError: pages.on_error, HTTPException: pages.on_error},
     )
