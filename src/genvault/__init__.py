@@ -27,6 +27,7 @@ from genvault._exceptions import (
     PermissionDenied,
     SessionExpired,
     StorageFailed,
+    TimedOut,
 )
 from genvault._settings import Settings
 
@@ -136,6 +137,7 @@ __all__ = [
     "SharedWithMe",
     "SharingRepo",
     "StorageFailed",
+    "TimedOut",
     "SweepResult",
     "TagCount",
     "Template",
