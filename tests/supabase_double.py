@@ -35,7 +35,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import shutil
 import tempfile
 import threading
 import time
@@ -125,6 +124,8 @@ class _Function:
     required: frozenset[str]
     returns: Literal["rows", "values", "object", "value", "void"]
     oid: int
+    volatility: str
+    """pg_proc.provolatile: i(mmutable), s(table) or v(olatile)."""
 
 
 def configured_max_rows() -> int:
@@ -181,11 +182,14 @@ class SupabaseDouble:
         self.users: dict[str, AuthUser] = {}
         self.outbox: dict[str, str] = {}
         """The last one-time code sent to each email address."""
-        self._blobs = Path(tempfile.mkdtemp(prefix="supabase-double-"))
-        """Where Storage's bytes are kept, one file per object id."""
+        # Storage's bytes, one file per object id; kept across close() (a closed
+        # double opens its connection again when called) and removed with the double.
+        self._blob_dir = tempfile.TemporaryDirectory(prefix="supabase-double-")
+        self._blobs = Path(self._blob_dir.name)
         self._sessions: dict[str, _AuthSession] = {}
         self._refresh_tokens: dict[str, _RefreshToken] = {}
         self._db: psycopg.Connection[dict[str, Any]] | None = None
+        self._role_settings: dict[str, dict[str, str]] | None = None
 
     # -- wiring ------------------------------------------------------------
     def transport(self) -> httpx.MockTransport:
@@ -197,7 +201,6 @@ class SupabaseDouble:
         if self._db is not None:
             self._db.close()
             self._db = None
-        shutil.rmtree(self._blobs, ignore_errors=True)
 
     # -- Auth state, for tests -----------------------------------------------
     def add_user(self, email: str, password: str | None, *, user_id: str | None = None) -> AuthUser:
@@ -640,21 +643,28 @@ class SupabaseDouble:
     ) -> httpx.Response:
         conn = self._connection()
         try:
+            # PostgREST knows each function from its schema cache before the
+            # request's transaction starts, and opens it READ ONLY for a STABLE or
+            # IMMUTABLE one (a POST to a VOLATILE one may write).
             with conn.transaction():
                 function = self._function(conn, fn, set(args))
-                if function is None:
-                    return _json(
-                        404,
-                        {
-                            "code": "PGRST202",
-                            "details": f"Searched for the function public.{fn} with parameters "
-                            f"{', '.join(sorted(args))} or with a single unnamed json/jsonb "
-                            "parameter, but no matches were found in the schema cache.",
-                            "hint": None,
-                            "message": f"Could not find the function public.{fn}"
-                            f"({', '.join(sorted(args))}) in the schema cache",
-                        },
-                    )
+            if function is None:
+                return _json(
+                    404,
+                    {
+                        "code": "PGRST202",
+                        "details": f"Searched for the function public.{fn} with parameters "
+                        f"{', '.join(sorted(args))} or with a single unnamed json/jsonb "
+                        "parameter, but no matches were found in the schema cache.",
+                        "hint": None,
+                        "message": f"Could not find the function public.{fn}"
+                        f"({', '.join(sorted(args))}) in the schema cache",
+                    },
+                )
+            with conn.transaction():
+                if function.volatility in ("s", "i"):
+                    conn.execute("set transaction read only")
+                self._apply_role_settings(conn, role)
                 conn.execute(
                     "select set_config('role', %s, true), "
                     "set_config('request.jwt.claims', %s, true), "
@@ -685,6 +695,31 @@ class SupabaseDouble:
             headers={"Content-Type": "application/json; charset=utf-8"},
         )
 
+    def _apply_role_settings(self, conn: psycopg.Connection[dict[str, Any]], role: str) -> None:
+        """Set the role's own settings (``alter role ... set``) for this transaction.
+
+        SET ROLE does not apply them, so PostgREST reads every API role's settings
+        that a user may change (statement_timeout, ...) when it loads its schema
+        cache, and sets them in each request's transaction before the role.
+        """
+        if self._role_settings is None:
+            rows = conn.execute(
+                """
+                select r.rolname as role, s.name, s.value
+                  from pg_catalog.pg_roles r,
+                       lateral (select split_part(c, '=', 1) as name,
+                                       substr(c, strpos(c, '=') + 1) as value
+                                  from unnest(r.rolconfig) as c) s
+                  join pg_catalog.pg_settings p on p.name = s.name and p.context = 'user'
+                 where r.rolname in ('anon', 'authenticated', 'service_role')
+                """
+            ).fetchall()
+            self._role_settings = {}
+            for r in rows:
+                self._role_settings.setdefault(r["role"], {})[r["name"]] = r["value"]
+        for name, value in self._role_settings.get(role, {}).items():
+            conn.execute("select set_config(%s, %s, true)", (name, value))
+
     def _function(
         self, conn: psycopg.Connection[dict[str, Any]], fn: str, given: set[str]
     ) -> _Function | None:
@@ -692,6 +727,7 @@ class SupabaseDouble:
         rows = conn.execute(
             """
             select p.oid, p.proretset as retset, t.typtype as kind, t.typname as type_name,
+                   p.provolatile as volatility,
                    coalesce(p.proargnames, array[]::text[]) as names,
                    coalesce(p.proargmodes::text[], array[]::text[]) as modes,
                    array(select pg_catalog.format_type(a.t, null)
@@ -731,6 +767,7 @@ class SupabaseDouble:
                 required,
                 returns,
                 int(row["oid"]),
+                str(row["volatility"]),
             )
         return None
 
