@@ -137,11 +137,11 @@ __all__ = [
     "SharedWithMe",
     "SharingRepo",
     "StorageFailed",
-    "TimedOut",
     "SweepResult",
     "TagCount",
     "Template",
     "TemplatesRepo",
+    "TimedOut",
 ]
 
 __version__ = "0.1.0"
