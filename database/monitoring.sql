@@ -128,14 +128,77 @@ comment on function public.admin_trends(text, integer) is
   'Operators: images and active users per day or per week for the last N periods, '
   'with empty periods shown as zero.';
 
+-- The purge works in batches of at most 1000 rows, the most that Supabase's API
+-- (PostgREST's db-max-rows, 1000 in supabase/config.toml) returns from one call:
+-- a longer answer would be cut short without a word, and the files of every row
+-- past the cut would stay in Storage for ever. Callers repeat the call until it
+-- returns no row. The signature of the unbatched version is dropped here.
+drop function if exists public.admin_purge_older_than(interval, boolean);
+
 create or replace function public.admin_purge_older_than(
   age interval,
-  dry_run boolean default true
+  dry_run boolean default true,
+  max_rows integer default 1000
 ) returns table (id uuid, user_id text, created_at timestamptz, removable_paths text[])
 language plpgsql volatile security definer
 set search_path = ''
 as $$
 #variable_conflict use_column
+declare
+  doomed uuid[];
+  batch uuid[];
+begin
+  perform public.genvault_require_operator();
+  if age is null or age < interval '1 day' then
+    raise exception 'retention age must be at least 1 day' using errcode = '22023';
+  end if;
+  if max_rows is null or max_rows not between 1 and 1000 then
+    raise exception 'max_rows must be between 1 and 1000' using errcode = '22023';
+  end if;
+  if dry_run then
+    -- Every row that would go counts when deciding which files nothing keeps.
+    select coalesce(array_agg(g.id), '{}') into doomed
+      from public.user_generations g
+     where g.created_at < now() - age;
+    return query
+      select g.id, g.user_id, g.created_at,
+             public.genvault_unreferenced_paths(
+               g.user_id, array[g.image_url, g.thumbnail_url], doomed)
+        from public.user_generations g
+       where g.id = any (doomed)
+       order by g.created_at, g.id
+       limit max_rows;
+  else
+    -- The oldest batch; a file shared with a later batch goes with that batch.
+    select coalesce(array_agg(g.id), '{}') into batch
+      from (select g.id from public.user_generations g
+             where g.created_at < now() - age
+             order by g.created_at, g.id
+             limit max_rows) g;
+    return query
+      with gone as (
+        delete from public.user_generations g
+         where g.id = any (batch)
+        returning g.id, g.user_id, g.created_at, g.image_url, g.thumbnail_url
+      )
+      select d.id, d.user_id, d.created_at,
+             public.genvault_unreferenced_paths(
+               d.user_id, array[d.image_url, d.thumbnail_url], batch)
+        from gone d;
+  end if;
+end
+$$;
+comment on function public.admin_purge_older_than(interval, boolean, integer) is
+  'Operators: retention clean-up in batches. Lists (dry_run, the default) or deletes '
+  'the oldest max_rows (at most 1000) generations older than age, returning for each '
+  'the stored paths that no kept row uses, to remove from storage. Call again until '
+  'it returns no row; admin_purge_older_than_summary counts the whole purge.';
+
+create or replace function public.admin_purge_older_than_summary(age interval)
+returns table (generations bigint, files bigint)
+language plpgsql stable security definer
+set search_path = ''
+as $$
 declare
   doomed uuid[];
 begin
@@ -146,33 +209,18 @@ begin
   select coalesce(array_agg(g.id), '{}') into doomed
     from public.user_generations g
    where g.created_at < now() - age;
-  -- Files shared with a kept row are not removable (see genvault_unreferenced_paths).
-  if dry_run then
-    return query
-      select g.id, g.user_id, g.created_at,
-             public.genvault_unreferenced_paths(
-               g.user_id, array[g.image_url, g.thumbnail_url], doomed)
-        from public.user_generations g
-       where g.id = any (doomed)
-       order by g.created_at;
-  else
-    return query
-      with gone as (
-        delete from public.user_generations g
-         where g.id = any (doomed)
-        returning g.id, g.user_id, g.created_at, g.image_url, g.thumbnail_url
-      )
-      select d.id, d.user_id, d.created_at,
-             public.genvault_unreferenced_paths(
-               d.user_id, array[d.image_url, d.thumbnail_url], doomed)
-        from gone d;
-  end if;
+  return query
+    select cardinality(doomed)::bigint,
+           (select count(distinct p.path)
+              from public.user_generations g,
+                   unnest(public.genvault_unreferenced_paths(
+                     g.user_id, array[g.image_url, g.thumbnail_url], doomed)) as p(path)
+             where g.id = any (doomed));
 end
 $$;
-comment on function public.admin_purge_older_than(interval, boolean) is
-  'Operators: retention clean-up. Lists (dry_run, the default) or deletes every '
-  'generation older than age, returning for each the stored paths that no kept '
-  'row uses, to remove from storage.';
+comment on function public.admin_purge_older_than_summary(interval) is
+  'Operators: how many generations older than age a retention purge would delete, '
+  'and how many stored files it would remove, in one row.';
 
 create or replace function public.admin_find_user(who text) returns text
 language plpgsql stable security definer
@@ -270,7 +318,8 @@ revoke execute on function
   public.admin_popular_prompts(integer),
   public.admin_storage_estimate(),
   public.admin_trends(text, integer),
-  public.admin_purge_older_than(interval, boolean),
+  public.admin_purge_older_than(interval, boolean, integer),
+  public.admin_purge_older_than_summary(interval),
   public.my_stats(integer, integer)
   from public, anon, authenticated, service_role;
 
@@ -280,7 +329,8 @@ grant execute on function
   public.admin_popular_prompts(integer),
   public.admin_storage_estimate(),
   public.admin_trends(text, integer),
-  public.admin_purge_older_than(interval, boolean)
+  public.admin_purge_older_than(interval, boolean, integer),
+  public.admin_purge_older_than_summary(interval)
   to service_role;
 
 grant execute on function public.my_stats(integer, integer) to authenticated;

@@ -835,9 +835,12 @@ comment on function public.empty_trash(integer) is
   'the trash first) and returns, for each, the stored files to remove. Call again '
   'until it returns no row.';
 
+-- At most 1000 rows a call: Supabase's API returns no more than that from one
+-- call (PostgREST's db-max-rows) and would silently drop the rest, with their
+-- files. Callers repeat the call until it returns no row.
 create or replace function public.admin_purge_trash(
   older_than interval default interval '30 days',
-  max_rows integer default 10000
+  max_rows integer default 1000
 ) returns table (id uuid, user_id text, trashed_at timestamptz, removable_paths text[])
 language plpgsql volatile security definer
 set search_path = ''
@@ -850,13 +853,13 @@ begin
   if older_than is null or older_than < interval '0' then
     raise exception 'older_than must not be negative' using errcode = '22023';
   end if;
-  if max_rows is null or max_rows not between 1 and 100000 then
-    raise exception 'max_rows must be between 1 and 100000' using errcode = '22023';
+  if max_rows is null or max_rows not between 1 and 1000 then
+    raise exception 'max_rows must be between 1 and 1000' using errcode = '22023';
   end if;
   select coalesce(array_agg(g.id), '{}') into doomed
     from (select g.id from public.user_generations g
            where g.trashed_at < now() - older_than
-           order by g.trashed_at
+           order by g.trashed_at, g.id
            limit max_rows) g;
   return query
     with gone as (
@@ -870,9 +873,9 @@ begin
 end
 $$;
 comment on function public.admin_purge_trash(interval, integer) is
-  'Operators: deletes for good up to max_rows generations that have been in the trash '
-  'longer than older_than (30 days by default), returning the stored files to remove. '
-  'Schedule it (for example with pg_cron on Supabase, or `gen admin purge-trash` from '
+  'Operators: deletes for good up to max_rows (at most 1000) generations that have been '
+  'in the trash longer than older_than (30 days by default), returning the stored files '
+  'to remove; call again until it returns no row. Schedule it (for example with pg_cron on Supabase, or `gen admin purge-trash` from '
   'cron, which also removes the files).';
 
 -- -----------------------------------------------------------------------------

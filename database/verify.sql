@@ -3,9 +3,10 @@
 --
 -- Read-only checks that the schema is in place and that it keeps each user's
 -- data private: tables, Row Level Security, policies, indexes, the pg_trgm
--- extension, function privileges and search paths, and (on Supabase) the
--- Storage bucket and its policies. Works on a hosted Supabase project and on
--- plain PostgreSQL with supabase_compat.sql.
+-- extension, function privileges and search paths, and the Storage bucket and
+-- its policies wherever a Storage schema exists (Supabase's, or the local one
+-- of supabase_compat.sql). Works on a hosted Supabase project and on plain
+-- PostgreSQL with supabase_compat.sql.
 --
 -- In the Supabase SQL editor, paste the whole file and run it: the last block
 -- raises an error naming every failed check, so a problem cannot go unnoticed.
@@ -18,7 +19,8 @@
 
 -- -----------------------------------------------------------------------------
 -- Helper: the Storage bucket's settings, read with dynamic SQL so that this
--- file also runs where there is no storage schema (plain PostgreSQL).
+-- file also runs where there is no storage schema (a database without
+-- supabase_compat.sql's or Supabase's).
 -- -----------------------------------------------------------------------------
 create or replace function pg_temp.genvault_bucket_problem() returns text
 language plpgsql stable
@@ -297,18 +299,18 @@ select 'functions: admin_* not executable by authenticated',
        lateral (select pg_catalog.has_function_privilege('authenticated', f.oid, 'execute') as bad) b
  where f.proname like 'admin\_%'
 
--- Storage (Supabase only) --------------------------------------------------------
+-- Storage (where a storage schema exists) -----------------------------------------
 union all
 select 'storage: bucket generations is private',
        s.yes is false or pg_temp.genvault_bucket_problem() = '',
        case when s.yes then pg_temp.genvault_bucket_problem()
-            else 'skipped: no Supabase Storage schema here' end
+            else 'skipped: no Storage schema here' end
   from has_storage s
 
 union all
 select 'storage: rls enabled on storage.objects',
        s.yes is false or coalesce(c.relrowsecurity, false),
-       case when not s.yes then 'skipped: no Supabase Storage schema here'
+       case when not s.yes then 'skipped: no Storage schema here'
             when c.relrowsecurity then '' else 'row level security is off' end
   from has_storage s
   left join pg_catalog.pg_class c on c.oid = pg_catalog.to_regclass('storage.objects')
@@ -319,7 +321,7 @@ select pg_catalog.format('storage: policy %s', e.name),
          or (t.cmd = e.cmd and t.roles = array['authenticated']::name[]
              and t.expr ~ 'bucket_id = ''generations''' and t.expr ~ 'storage\.foldername\(name\)'
              and t.expr ~ 'select \(?auth\.uid\(\)'),
-       case when not s.yes then 'skipped: no Supabase Storage schema here'
+       case when not s.yes then 'skipped: no Storage schema here'
             when t.policyname is null then 'missing: apply storage.sql'
             else coalesce(t.qual, t.with_check) end
   from storage_policy e
@@ -333,7 +335,7 @@ select 'storage: policy Share recipients can view shared generation files',
          or (t.cmd = 'SELECT' and t.roles = array['authenticated']::name[]
              and t.expr ~ 'bucket_id = ''generations'''
              and t.expr ~ 'genvault_is_shared_file\(name\)'),
-       case when not s.yes then 'skipped: no Supabase Storage schema here'
+       case when not s.yes then 'skipped: no Storage schema here'
             when t.policyname is null then 'missing: apply storage_sharing.sql'
             else t.qual end
   from has_storage s

@@ -182,6 +182,17 @@ def acting_as(
         yield conn
 
 
+@contextmanager
+def storage_request(
+    conn: psycopg.Connection[Any], claims: dict[str, Any]
+) -> Iterator[psycopg.Connection[Any]]:
+    """One transaction as the Storage API runs a request for ``claims``: like
+    :func:`acting_as`, and marked as Storage's own, which may delete objects."""
+    with acting_as(conn, str(claims["role"]), claims):
+        conn.execute("select set_config('storage.allow_delete_query', 'true', true)")
+        yield conn
+
+
 def user_claims(user: User) -> dict[str, Any]:
     return {"sub": user.id, "role": "authenticated", "email": user.email, "aud": "authenticated"}
 

@@ -18,7 +18,9 @@ then, in one transaction, sets ``role`` and
 the JSON body's keys as named arguments, so row level security decides. A call
 with the public key and no user's token runs as ``anon`` (a visitor); one to a
 function that anon may not execute is recorded as a violation, since a correct
-client sends the user's token there.
+client sends the user's token there. A set-returning function's answer is cut
+at ``max_rows`` (PostgREST's db-max-rows, read from ``supabase/config.toml``)
+without a word, as PostgREST cuts it.
 
 Auth keeps users, sessions and refresh tokens in memory, and rotates refresh
 tokens by GoTrue's rules: the parent of a session's active token gets the active
@@ -26,27 +28,34 @@ one back, any other used token only within the reuse interval, and a reuse after
 it revokes the whole session. Email codes land in :attr:`SupabaseDouble.outbox`.
 Access tokens are signed with an ES256 key (with a ``kid``) whose public half is
 published at ``/auth/v1/.well-known/jwks.json``; :meth:`SupabaseDouble.rotate_signing_key`
-rotates it, as a project's operator can. Storage keeps files in memory and applies
-the per-user folder policies of ``database/storage.sql``: writes outside the
-caller's folder are refused, reads of others' files find nothing, unless
-``database/storage_sharing.sql``'s policy (asked of the database as the
-reader) says the file is shared with them.
+rotates it, as a project's operator can. Storage's objects are rows of
+``storage.objects`` in the same database (the local layer
+of ``database/supabase_compat.sql``), and each upload, download, list, signed
+URL and delete is the statement Storage runs, as the caller, so the policies
+of ``database/storage.sql`` and ``database/storage_sharing.sql`` decide. Only
+the bytes are kept by the double, in files of its own. Errors come back in
+Storage's current shape (HTTP 400 with the error's own status in the body).
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import secrets
 import string
+import tempfile
 import threading
 import time
+import tomllib
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
 from email.parser import BytesParser
+from pathlib import Path
 from typing import Any, Literal, NoReturn
 from urllib.parse import quote
 
@@ -56,6 +65,7 @@ import psycopg
 from cryptography.hazmat.primitives.asymmetric import ec
 from psycopg import sql
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
 __all__ = [
     "PUBLIC_KEY",
@@ -64,14 +74,12 @@ __all__ = [
     "ProtocolViolation",
     "StoredFile",
     "SupabaseDouble",
+    "configured_max_rows",
 ]
 
 PUBLIC_KEY = "sb_publishable_double_0123456789abcdefghij"
 SECRET_KEY = "sb_secret_double_0123456789abcdefghij"
 API_VERSION = "2024-01-01"
-DEFAULT_BUCKETS: Mapping[str, Sequence[str]] = {
-    "generations": ("image/webp", "image/png", "image/jpeg"),
-}
 AuthErrorStyle = Literal["current", "legacy", "oauth"]
 PostgrestVersion = Literal[12, 13]
 SigningAlgorithm = Literal["ES256", "HS256"]
@@ -176,6 +184,14 @@ class _Function:
     required: frozenset[str]
     returns: Literal["rows", "values", "object", "value", "void"]
     oid: int
+    volatility: str
+    """pg_proc.provolatile: i(mmutable), s(table) or v(olatile)."""
+
+
+def configured_max_rows() -> int:
+    """``max_rows`` in [api] of ``supabase/config.toml``: where the project's PostgREST cuts."""
+    with (Path(__file__).resolve().parents[1] / "supabase" / "config.toml").open("rb") as f:
+        return int(tomllib.load(f)["api"]["max_rows"])
 
 
 def _now_iso() -> str:
@@ -209,12 +225,12 @@ class SupabaseDouble:
         url: str = "https://double-ref.supabase.test",
         public_key: str = PUBLIC_KEY,
         service_key: str = SECRET_KEY,
-        buckets: Mapping[str, Sequence[str]] = DEFAULT_BUCKETS,
         access_ttl: int = 3600,
         auth_errors: AuthErrorStyle = "current",
         postgrest_version: PostgrestVersion = 13,
         signing: SigningAlgorithm = "ES256",
         refresh_reuse_interval: float = REFRESH_TOKEN_REUSE_INTERVAL,
+        max_rows: int | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.host = httpx.URL(self.url).host
@@ -224,7 +240,8 @@ class SupabaseDouble:
         self.database_url = database_url
         self.access_ttl = access_ttl
         self.auth_errors: AuthErrorStyle = auth_errors
-        self.buckets = {name: tuple(types) for name, types in buckets.items()}
+        self.max_rows = configured_max_rows() if max_rows is None else max_rows
+        """PostgREST's db-max-rows: the most rows one call of a set-returning function answers."""
         self.offline = False
         """When true, every request fails as if the network were down."""
         self.requests: list[httpx.Request] = []
@@ -233,11 +250,15 @@ class SupabaseDouble:
         self.users: dict[str, AuthUser] = {}
         self.outbox: dict[str, str] = {}
         """The last one-time code sent to each email address."""
-        self.files: dict[tuple[str, str], StoredFile] = {}
+        # Storage's bytes, one file per object id; kept across close() (a closed
+        # double opens its connection again when called) and removed with the double.
+        self._blob_dir = tempfile.TemporaryDirectory(prefix="supabase-double-")
+        self._blobs = Path(self._blob_dir.name)
         self._sessions: dict[str, _AuthSession] = {}
         self._refresh_tokens: dict[str, _RefreshToken] = {}
         self._db: psycopg.Connection[dict[str, Any]] | None = None
         self._init_tokens(postgrest_version, signing, refresh_reuse_interval)
+        self._role_settings: dict[str, dict[str, str]] | None = None
 
     # -- wiring ------------------------------------------------------------
     def transport(self) -> httpx.MockTransport:
@@ -847,8 +868,8 @@ class SupabaseDouble:
         except _TokenRefused as exc:
             if service == "rest":
                 return self._rest_token_refusal(exc.kind)
-            message = "jwt expired" if exc.kind == "expired" else "invalid signature"
-            return self._storage_error("403", "Unauthorized", message)
+            message = _JWT_EXPIRED if exc.kind == "expired" else _JWT_BAD_SIGNATURE
+            return _access_denied(message).response
         role = claims.get("role", "anon")  # PostgREST's default role for a token without one
         if not isinstance(role, str) or not role:
             return self._jwt_refusal(
@@ -870,7 +891,7 @@ class SupabaseDouble:
                 {"code": code, "details": None, "hint": None, "message": message},
                 {"WWW-Authenticate": challenge},
             )
-        return self._storage_error("403", "Unauthorized", storage_message)
+        return _access_denied(storage_message).response
 
     # -- REST (PostgREST) ------------------------------------------------------
     def _rest(self, request: httpx.Request, route: str) -> httpx.Response:
@@ -920,21 +941,28 @@ class SupabaseDouble:
     ) -> httpx.Response:
         conn = self._connection()
         try:
+            # PostgREST knows each function from its schema cache before the
+            # request's transaction starts, and opens it READ ONLY for a STABLE or
+            # IMMUTABLE one (a POST to a VOLATILE one may write).
             with conn.transaction():
                 function = self._function(conn, fn, set(args))
-                if function is None:
-                    return _json(
-                        404,
-                        {
-                            "code": "PGRST202",
-                            "details": f"Searched for the function public.{fn} with parameters "
-                            f"{', '.join(sorted(args))} or with a single unnamed json/jsonb "
-                            "parameter, but no matches were found in the schema cache.",
-                            "hint": None,
-                            "message": f"Could not find the function public.{fn}"
-                            f"({', '.join(sorted(args))}) in the schema cache",
-                        },
-                    )
+            if function is None:
+                return _json(
+                    404,
+                    {
+                        "code": "PGRST202",
+                        "details": f"Searched for the function public.{fn} with parameters "
+                        f"{', '.join(sorted(args))} or with a single unnamed json/jsonb "
+                        "parameter, but no matches were found in the schema cache.",
+                        "hint": None,
+                        "message": f"Could not find the function public.{fn}"
+                        f"({', '.join(sorted(args))}) in the schema cache",
+                    },
+                )
+            with conn.transaction():
+                if function.volatility in ("s", "i"):
+                    conn.execute("set transaction read only")
+                self._apply_role_settings(conn, role)
                 conn.execute(
                     "select set_config('role', %s, true), "
                     "set_config('request.jwt.claims', %s, true), "
@@ -965,6 +993,31 @@ class SupabaseDouble:
             headers={"Content-Type": "application/json; charset=utf-8"},
         )
 
+    def _apply_role_settings(self, conn: psycopg.Connection[dict[str, Any]], role: str) -> None:
+        """Set the role's own settings (``alter role ... set``) for this transaction.
+
+        SET ROLE does not apply them, so PostgREST reads every API role's settings
+        that a user may change (statement_timeout, ...) when it loads its schema
+        cache, and sets them in each request's transaction before the role.
+        """
+        if self._role_settings is None:
+            rows = conn.execute(
+                """
+                select r.rolname as role, s.name, s.value
+                  from pg_catalog.pg_roles r,
+                       lateral (select split_part(c, '=', 1) as name,
+                                       substr(c, strpos(c, '=') + 1) as value
+                                  from unnest(r.rolconfig) as c) s
+                  join pg_catalog.pg_settings p on p.name = s.name and p.context = 'user'
+                 where r.rolname in ('anon', 'authenticated', 'service_role')
+                """
+            ).fetchall()
+            self._role_settings = {}
+            for r in rows:
+                self._role_settings.setdefault(r["role"], {})[r["name"]] = r["value"]
+        for name, value in self._role_settings.get(role, {}).items():
+            conn.execute("select set_config(%s, %s, true)", (name, value))
+
     def _function(
         self, conn: psycopg.Connection[dict[str, Any]], fn: str, given: set[str]
     ) -> _Function | None:
@@ -972,6 +1025,7 @@ class SupabaseDouble:
         rows = conn.execute(
             """
             select p.oid, p.proretset as retset, t.typtype as kind, t.typname as type_name,
+                   p.provolatile as volatility,
                    coalesce(p.proargnames, array[]::text[]) as names,
                    coalesce(p.proargmodes::text[], array[]::text[]) as modes,
                    array(select pg_catalog.format_type(a.t, null)
@@ -1011,6 +1065,7 @@ class SupabaseDouble:
                 required,
                 returns,
                 int(row["oid"]),
+                str(row["volatility"]),
             )
         return None
 
@@ -1030,15 +1085,19 @@ class SupabaseDouble:
         )
         if not given:
             source = sql.SQL("(select {}::json) as _a").format(sql.Placeholder("args"))
+        # A set is cut at db-max-rows without a word, as PostgREST does: the
+        # function runs to the end, and only the first max_rows rows are sent.
         if function.returns == "rows":
             # Through a subquery, so that a one-column RETURNS TABLE is a record too.
             template = (
-                "select coalesce(json_agg(_r), '[]'::json)"
-                " from {source}, lateral (select * from {call}) as _r"
+                "select coalesce(json_agg(_r), '[]'::json) from ("
+                "select _r.* from {source}, lateral (select * from {call}) as _r limit {cap}"
+                ") as _r"
             )
         elif function.returns == "values":
             template = (
-                "select coalesce(json_agg(_r._v), '[]'::json) from {source}, {call} as _r(_v)"
+                "select coalesce(json_agg(_r._v), '[]'::json) from ("
+                "select _r._v from {source}, {call} as _r(_v) limit {cap}) as _r"
             )
         elif function.returns == "object":
             template = "select to_json(_r) from {source}, {call} as _r"
@@ -1046,19 +1105,35 @@ class SupabaseDouble:
             template = "select {call} from {source}"
         else:
             template = "select to_json({call}) from {source}"
-        return sql.SQL(template).format(source=source, call=call)
+        return sql.SQL(template).format(source=source, call=call, cap=sql.Literal(self.max_rows))
 
     # -- Storage ---------------------------------------------------------------
+    # Storage keeps its objects in the project's database and only the bytes
+    # elsewhere: every read and write below is a statement on storage.objects run
+    # as the caller (role and request.jwt.claims local to one transaction), so
+    # the policies of database/storage.sql and storage_sharing.sql decide. The
+    # bucket is looked up as Storage's own superuser, as Storage does.
     def _storage(self, request: httpx.Request, route: str) -> httpx.Response:
         parts = route.split("/")
         if parts[0] != "object" or len(parts) < 2:
             self._violate(request, "genvault only uses Storage's object endpoints")
-        if parts[1] == "sign" and request.method == "GET":
-            return self._signed_download(request, parts[2], "/".join(parts[3:]))
-        identity = self._identity(request, "storage")
-        if isinstance(identity, httpx.Response):
-            return identity
-        role, claims = identity
+        if self.database_url is None:
+            self._violate(request, "this double was made without a database")
+        try:
+            if parts[1] == "sign" and request.method == "GET":
+                return self._signed_download(request, parts[2], "/".join(parts[3:]))
+            identity = self._identity(request, "storage")
+            if isinstance(identity, httpx.Response):
+                return identity
+            return self._storage_route(request, parts, *identity)
+        except _StorageRefusal as refusal:
+            return refusal.response
+        except psycopg.Error as exc:
+            return _storage_db_error(exc).response
+
+    def _storage_route(
+        self, request: httpx.Request, parts: list[str], role: str, claims: dict[str, Any]
+    ) -> httpx.Response:
         action = parts[1]
         if action == "list" and len(parts) == 3:
             self._expect(request, "POST")
@@ -1082,43 +1157,68 @@ class SupabaseDouble:
         self._expect(request, "GET")
         return self._download(request, parts[1], name, role, claims)
 
-    def _storage_error(self, status: str, error: str, message: str) -> httpx.Response:
-        return _json(int(status), {"statusCode": status, "error": error, "message": message})
-
-    def _not_found(self) -> httpx.Response:
-        return self._storage_error("404", "not_found", "Object not found")
-
-    def _no_bucket(self, bucket: str) -> httpx.Response | None:
-        if bucket in self.buckets:
-            return None
-        return self._storage_error("404", "Bucket not found", "Bucket not found")
-
-    @staticmethod
-    def _may_touch(role: str, claims: Mapping[str, Any], name: str) -> bool:
-        """The folder policies: a user's files live under a folder named by their id."""
-        if role == "service_role":
-            return True
-        folders = name.split("/")[:-1]
-        return role == "authenticated" and bool(folders) and folders[0] == claims.get("sub")
-
-    def _may_read(self, role: str, claims: Mapping[str, Any], name: str) -> bool:
-        """The SELECT policies: the folder one, and storage_sharing.sql's, which asks
-        the database (as the reader) whether the file is shared with them."""
-        if self._may_touch(role, claims, name):
-            return True
-        if role != "authenticated" or self.database_url is None:
-            return False
+    @contextmanager
+    def _as_caller(
+        self, role: str, claims: Mapping[str, Any]
+    ) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+        """One transaction as the caller, set up as Storage sets up each request's."""
         conn = self._connection()
         with conn.transaction():
             conn.execute(
-                "select set_config('role', 'authenticated', true),"
-                " set_config('request.jwt.claims', %s, true)",
-                (json.dumps(dict(claims)),),
+                "select set_config('role', %(role)s, true),"
+                " set_config('request.jwt.claim.role', %(role)s, true),"
+                " set_config('request.jwt.claim.sub', %(sub)s, true),"
+                " set_config('request.jwt.claims', %(claims)s, true),"
+                " set_config('storage.allow_delete_query', 'true', true)",
+                {"role": role, "sub": str(claims.get("sub") or ""), "claims": json.dumps(claims)},
             )
+            yield conn
+
+    def _bucket(self, bucket: str) -> dict[str, Any]:
+        """The bucket's row, read as Storage's superuser; NoSuchBucket when there is none."""
+        conn = self._connection()
+        with conn.transaction():
             row = conn.execute(
-                "select public.genvault_is_shared_file(%s) as ok", (name,)
+                "select id, public, file_size_limit, allowed_mime_types"
+                "  from storage.buckets where id = %s",
+                (bucket,),
             ).fetchone()
-        return bool(row and row["ok"])
+        if row is None:
+            raise _StorageRefusal("404", "NoSuchBucket", "Bucket not found", "Bucket not found")
+        return row
+
+    def _blob(self, object_id: Any) -> Path:
+        return self._blobs / str(object_id)
+
+    @property
+    def files(self) -> dict[tuple[str, str], StoredFile]:
+        """Every object this double stored, by (bucket, name), read from storage.objects."""
+        with self._serial:
+            if self.database_url is None:
+                return {}
+            conn = self._connection()
+            with conn.transaction():
+                rows = conn.execute(
+                    "select id, bucket_id, name, metadata, created_at, updated_at"
+                    "  from storage.objects"
+                ).fetchall()
+            found = {}
+            for row in rows:
+                blob = self._blob(row["id"])
+                if blob.exists():
+                    found[(row["bucket_id"], row["name"])] = _stored_file(row, blob.read_bytes())
+            return found
+
+    def store_file(self, bucket: str, name: str, data: bytes, content_type: str) -> None:
+        """Put a file in Storage as its superuser would (for tests that need many files)."""
+        with self._serial, self._as_caller("service_role", {"role": "service_role"}) as conn:
+            object_id = uuid.uuid4()
+            conn.execute(
+                "insert into storage.objects (id, bucket_id, name, metadata)"
+                " values (%s, %s, %s, %s)",
+                (object_id, bucket, name, Jsonb(_object_metadata(data, content_type, "3600"))),
+            )
+            self._blob(object_id).write_bytes(data)
 
     def _upload(
         self,
@@ -1137,33 +1237,70 @@ class SupabaseDouble:
         if "file" not in form or "cacheControl" not in form:
             self._violate(request, "an upload sends the parts file and cacheControl")
         mime, data = form["file"]
-        if (missing := self._no_bucket(bucket)) is not None:
-            return missing
-        if mime not in self.buckets[bucket]:
-            return self._storage_error(
-                "415", "invalid_mime_type", f"mime type {mime} is not supported"
+        found = self._bucket(bucket)
+        allowed = found["allowed_mime_types"]
+        if allowed and not any(_mime_matches(mime, a) for a in allowed):
+            raise _StorageRefusal(
+                "415", "InvalidMimeType", f"mime type {mime} is not supported", "invalid_mime_type"
             )
-        key = (bucket, name)
+        limit = found["file_size_limit"]
+        if limit is not None and len(data) > limit:
+            raise _StorageRefusal(
+                "413",
+                "EntityTooLarge",
+                "The object exceeded the maximum allowed size",
+                "Payload too large",
+            )
+        metadata = Jsonb(_object_metadata(data, mime, form["cacheControl"][1].decode()))
+        owner = claims.get("sub")
+        values = {
+            "id": uuid.uuid4(),
+            "bucket": bucket,
+            "name": name,
+            "owner": owner,
+            "metadata": metadata,
+        }
         upsert = request.headers.get("x-upsert") == "true"
-        if request.method == "POST" and key in self.files and not upsert:
-            return self._storage_error("409", "Duplicate", "The resource already exists")
-        if request.method == "PUT" and key not in self.files:
-            return self._not_found()
-        if not self._may_touch(role, claims, name):
-            return self._storage_error(
-                "403", "Unauthorized", "new row violates row-level security policy"
-            )
-        now = _now_iso()
-        old = self.files.get(key)
-        self.files[key] = StoredFile(
-            data=data,
-            content_type=mime,
-            cache_control=form["cacheControl"][1].decode(),
-            id=old.id if old else str(uuid.uuid4()),
-            created_at=old.created_at if old else now,
-            updated_at=now,
-        )
-        return _json(200, {"Id": self.files[key].id, "Key": f"{bucket}/{name}"})
+        with self._as_caller(role, claims) as conn:
+            if request.method == "PUT":
+                row = conn.execute(
+                    "update storage.objects"
+                    "   set metadata = %(metadata)s,"
+                    "       owner = %(owner)s::uuid, owner_id = %(owner)s::text"
+                    " where bucket_id = %(bucket)s and name = %(name)s returning id",
+                    values,
+                ).fetchone()
+                if row is None:
+                    raise _no_such_key()
+            elif upsert:
+                row = conn.execute(
+                    "insert into storage.objects (id, bucket_id, name, owner, owner_id, metadata)"
+                    " values (%(id)s, %(bucket)s, %(name)s,"
+                    "         %(owner)s::uuid, %(owner)s::text, %(metadata)s)"
+                    " on conflict (name, bucket_id) do update"
+                    "   set metadata = excluded.metadata, owner = excluded.owner,"
+                    "       owner_id = excluded.owner_id"
+                    " returning id",
+                    values,
+                ).fetchone()
+            else:
+                try:
+                    conn.execute(
+                        "insert into storage.objects"
+                        " (id, bucket_id, name, owner, owner_id, metadata)"
+                        " values (%(id)s, %(bucket)s, %(name)s, %(owner)s::uuid, %(owner)s::text,"
+                        " %(metadata)s)",
+                        values,
+                    )
+                except psycopg.errors.UniqueViolation as exc:
+                    raise _StorageRefusal(
+                        "409", "KeyAlreadyExists", "The resource already exists", "Duplicate"
+                    ) from exc
+                row = {"id": values["id"]}
+            assert row is not None
+            # The bytes are written before the row commits: a failed write leaves no row.
+            self._blob(row["id"]).write_bytes(data)
+        return _json(200, {"Id": str(row["id"]), "Key": f"{bucket}/{name}"})
 
     def _multipart(self, request: httpx.Request, content_type: str) -> dict[str, tuple[str, bytes]]:
         message = BytesParser(policy=policy.HTTP).parsebytes(
@@ -1180,6 +1317,18 @@ class SupabaseDouble:
             form[name] = (part.get_content_type(), payload)
         return form
 
+    def _find(self, bucket: str, name: str, role: str, claims: Mapping[str, Any]) -> dict[str, Any]:
+        """The object as the caller may see it (Storage's findObject); NoSuchKey if not."""
+        with self._as_caller(role, claims) as conn:
+            row = conn.execute(
+                "select id, bucket_id, name, metadata, created_at, updated_at"
+                "  from storage.objects where name = %s and bucket_id = %s limit 1",
+                (name, bucket),
+            ).fetchone()
+        if row is None or not self._blob(row["id"]).exists():
+            raise _no_such_key()
+        return row
+
     def _download(
         self,
         request: httpx.Request,
@@ -1191,31 +1340,11 @@ class SupabaseDouble:
         info: bool = False,
     ) -> httpx.Response:
         self._expect_query(request, set())
-        if (missing := self._no_bucket(bucket)) is not None:
-            return missing
-        stored = self.files.get((bucket, name))
-        if stored is None or not self._may_read(role, claims, name):
-            return self._not_found()
+        self._bucket(bucket)
+        row = self._find(bucket, name, role, claims)
         if info:
-            return _json(200, self._info(bucket, name, stored))
-        return httpx.Response(
-            200, content=stored.data, headers={"Content-Type": stored.content_type}
-        )
-
-    @staticmethod
-    def _info(bucket: str, name: str, stored: StoredFile) -> dict[str, Any]:
-        return {
-            "id": stored.id,
-            "name": name,
-            "bucket_id": bucket,
-            "size": len(stored.data),
-            "content_type": stored.content_type,
-            "cache_control": f"max-age={stored.cache_control}",
-            "etag": f'"{uuid.uuid5(uuid.NAMESPACE_OID, stored.id)}"',
-            "metadata": {},
-            "last_modified": stored.updated_at,
-            "created_at": stored.created_at,
-        }
+            return _json(200, _info(row))
+        return _file_response(row, self._blob(row["id"]).read_bytes())
 
     def _remove(
         self, request: httpx.Request, bucket: str, role: str, claims: dict[str, Any]
@@ -1226,19 +1355,18 @@ class SupabaseDouble:
             self._violate(request, 'a delete sends {"prefixes": [...]}')
         if not all(isinstance(p, str) for p in prefixes):
             self._violate(request, "prefixes are object names")
-        if (missing := self._no_bucket(bucket)) is not None:
-            return missing
+        self._bucket(bucket)
         if not 1 <= len(prefixes) <= 1000:
-            return self._storage_error(
-                "400", "InvalidRequest", "prefixes must have 1 to 1000 items"
-            )
-        removed = []
-        for name in prefixes:
-            stored = self.files.get((bucket, name))
-            if stored is not None and self._may_touch(role, claims, name):
-                removed.append(self._info(bucket, name, stored))
-                del self.files[(bucket, name)]
-        return _json(200, removed)
+            raise _StorageRefusal("400", "InvalidRequest", "prefixes must have 1 to 1000 items")
+        with self._as_caller(role, claims) as conn:
+            rows = conn.execute(
+                "delete from storage.objects where bucket_id = %s and name = any (%s)"
+                " returning id, bucket_id, name, metadata, created_at, updated_at",
+                (bucket, prefixes),
+            ).fetchall()
+            for row in rows:
+                self._blob(row["id"]).unlink(missing_ok=True)
+        return _json(200, [_info(row) for row in rows])
 
     def _list(
         self, request: httpx.Request, bucket: str, role: str, claims: dict[str, Any]
@@ -1249,24 +1377,25 @@ class SupabaseDouble:
         limit, offset, sort = body["limit"], body["offset"], body["sortBy"]
         if not (isinstance(limit, int) and isinstance(offset, int) and isinstance(sort, dict)):
             self._violate(request, "limit and offset are numbers, sortBy an object")
-        if (missing := self._no_bucket(bucket)) is not None:
-            return missing
+        self._bucket(bucket)
         folder = str(body["prefix"]).strip("/")
         search = str(body.get("search") or "")
+        pattern = (folder + "/" if folder else "") + search
+        escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        with self._as_caller(role, claims) as conn:
+            rows = conn.execute(
+                "select id, name, metadata, created_at, updated_at from storage.objects"
+                " where bucket_id = %s and name like %s",
+                (bucket, escaped + "%"),
+            ).fetchall()
         entries: dict[str, dict[str, Any]] = {}
-        for (b, name), stored in self.files.items():
-            if b != bucket or not self._may_touch(role, claims, name):
-                continue
-            if folder and not name.startswith(folder + "/"):
-                continue
-            rest = name[len(folder) + 1 :] if folder else name
+        for row in rows:
+            rest = row["name"][len(folder) + 1 :] if folder else row["name"]
             child = rest.split("/", 1)[0]
-            if not child.startswith(search):
-                continue
             if "/" in rest:
                 entries.setdefault(child, _folder_entry(child))
             else:
-                entries[child] = _file_entry(child, stored)
+                entries[child] = _file_entry(child, row)
         ordered = sorted(entries.values(), key=lambda e: str(e.get(sort.get("column", "name"))))
         if sort.get("order") == "desc":
             ordered.reverse()
@@ -1285,15 +1414,13 @@ class SupabaseDouble:
             expires_in = int(body["expiresIn"])
         except (KeyError, TypeError, ValueError):
             self._violate(request, "a signed URL needs expiresIn")
-        if (missing := self._no_bucket(bucket)) is not None:
-            return missing
+        self._bucket(bucket)
         if expires_in < 1:
-            return self._storage_error("400", "InvalidRequest", "expiresIn must be at least 1")
-        if (bucket, name) not in self.files or not self._may_read(role, claims, name):
-            return self._not_found()
+            raise _StorageRefusal("400", "InvalidRequest", "expiresIn must be at least 1")
+        self._find(bucket, name, role, claims)
         now = int(time.time())
         token = jwt.encode(
-            {"url": f"{bucket}/{name}", "iat": now, "exp": now + expires_in},
+            {"url": f"{bucket}/{name}", "scope": "download", "iat": now, "exp": now + expires_in},
             self.jwt_secret,
             algorithm="HS256",
         )
@@ -1303,22 +1430,128 @@ class SupabaseDouble:
         token = self._expect_query(request, {"token", "download"}).get("token", "")
         try:
             claims = jwt.decode(token, self.jwt_secret, algorithms=["HS256"])
-        except jwt.ExpiredSignatureError:
-            return self._storage_error("400", "InvalidJWT", "jwt expired")
-        except jwt.InvalidTokenError:
-            return self._storage_error("400", "InvalidJWT", "invalid signature")
+        except jwt.ExpiredSignatureError as exc:
+            raise _StorageRefusal("400", "InvalidJWT", _JWT_EXPIRED) from exc
+        except jwt.InvalidTokenError as exc:
+            raise _StorageRefusal("400", "InvalidJWT", _JWT_BAD_SIGNATURE) from exc
+        if claims.get("scope", "download") != "download" or "upsert" in claims:
+            raise _StorageRefusal("400", "InvalidSignature", "Token is not scoped for download")
         if claims.get("url") != f"{bucket}/{name}":
-            return self._storage_error("400", "InvalidSignature", "The url and token do not match")
-        stored = self.files.get((bucket, name))
-        if stored is None:
-            return self._not_found()
-        return httpx.Response(
-            200, content=stored.data, headers={"Content-Type": stored.content_type}
+            raise _StorageRefusal("400", "InvalidSignature", "Invalid signature")
+        row = self._find(bucket, name, "service_role", {"role": "service_role"})
+        return _file_response(row, self._blob(row["id"]).read_bytes())
+
+
+_JWT_EXPIRED = '"exp" claim timestamp check failed'
+"""What Storage says of an expired token (its JWT library's words)."""
+_JWT_BAD_SIGNATURE = "signature verification failed"
+
+
+class _StorageRefusal(Exception):
+    """An error Storage answers with, in its current shape.
+
+    The body carries the error's own status as a string (``statusCode``), its
+    ``code``, the older ``error`` name and a ``message``; the HTTP status is 400
+    for every error below 500 (Storage keeps 500, and a few errors their own).
+    """
+
+    def __init__(
+        self,
+        status: str,
+        code: str,
+        message: str,
+        error: str | None = None,
+        *,
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        body = {"statusCode": status, "code": code, "error": error or code, "message": message}
+        if http_status is None:
+            http_status = 500 if status == "500" else 400
+        self.response = _json(http_status, body)
+
+
+def _no_such_key() -> _StorageRefusal:
+    return _StorageRefusal("404", "NoSuchKey", "Object not found", "not_found")
+
+
+def _access_denied(message: str) -> _StorageRefusal:
+    return _StorageRefusal("403", "AccessDenied", message, "Unauthorized")
+
+
+def _storage_db_error(exc: psycopg.Error) -> _StorageRefusal:
+    """A database error as Storage renders it."""
+    message = exc.diag.message_primary or str(exc)
+    if exc.sqlstate == "42501":
+        if "row-level security" in message:
+            message = "new row violates row-level security policy"
+        return _access_denied(message)
+    if exc.sqlstate == "57014":
+        return _StorageRefusal(
+            "544",
+            "DatabaseTimeout",
+            "The connection to the database timed out",
+            http_status=544,
         )
+    return _StorageRefusal("500", "DatabaseError", f"database error, code: {exc.sqlstate}")
 
 
-def _file_response(stored: StoredFile) -> httpx.Response:
-    return httpx.Response(200, content=stored.data, headers={"Content-Type": stored.content_type})
+def _mime_matches(mime: str, allowed: str) -> bool:
+    if allowed.endswith("/*"):
+        return mime.startswith(allowed[:-1])
+    return mime == allowed
+
+
+def _object_metadata(data: bytes, mime: str, cache_control: str) -> dict[str, Any]:
+    """The metadata Storage keeps on storage.objects for a stored file."""
+    return {
+        "eTag": f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"',
+        "size": len(data),
+        "mimetype": mime,
+        "cacheControl": f"max-age={cache_control}",
+        "lastModified": _now_iso(),
+        "contentLength": len(data),
+        "httpStatusCode": 200,
+    }
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _stored_file(row: Mapping[str, Any], data: bytes) -> StoredFile:
+    meta = row["metadata"] or {}
+    return StoredFile(
+        data=data,
+        content_type=str(meta.get("mimetype", "")),
+        cache_control=str(meta.get("cacheControl", "")).removeprefix("max-age="),
+        id=str(row["id"]),
+        created_at=_iso(row["created_at"]),
+        updated_at=_iso(row["updated_at"]),
+    )
+
+
+def _info(row: Mapping[str, Any]) -> dict[str, Any]:
+    meta = row["metadata"] or {}
+    return {
+        "id": str(row["id"]),
+        "name": row["name"],
+        "bucket_id": row["bucket_id"],
+        "size": meta.get("size"),
+        "content_type": meta.get("mimetype"),
+        "cache_control": meta.get("cacheControl"),
+        "etag": meta.get("eTag"),
+        "metadata": {},
+        "last_modified": _iso(row["updated_at"]),
+        "created_at": _iso(row["created_at"]),
+    }
+
+
+def _file_response(row: Mapping[str, Any], data: bytes) -> httpx.Response:
+    meta = row["metadata"] or {}
+    return httpx.Response(
+        200, content=data, headers={"Content-Type": str(meta.get("mimetype", ""))}
+    )
 
 
 def _folder_entry(name: str) -> dict[str, Any]:
@@ -1332,22 +1565,14 @@ def _folder_entry(name: str) -> dict[str, Any]:
     }
 
 
-def _file_entry(name: str, stored: StoredFile) -> dict[str, Any]:
+def _file_entry(name: str, row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "name": name,
-        "id": stored.id,
-        "updated_at": stored.updated_at,
-        "created_at": stored.created_at,
-        "last_accessed_at": stored.updated_at,
-        "metadata": {
-            "eTag": f'"{uuid.uuid5(uuid.NAMESPACE_OID, stored.id)}"',
-            "size": len(stored.data),
-            "mimetype": stored.content_type,
-            "cacheControl": f"max-age={stored.cache_control}",
-            "lastModified": stored.updated_at,
-            "contentLength": len(stored.data),
-            "httpStatusCode": 200,
-        },
+        "id": str(row["id"]),
+        "updated_at": _iso(row["updated_at"]),
+        "created_at": _iso(row["created_at"]),
+        "last_accessed_at": _iso(row["updated_at"]),
+        "metadata": row["metadata"],
     }
 
 

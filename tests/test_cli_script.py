@@ -94,10 +94,10 @@ def test_embedded_default_end_to_end(tmp_path: Path) -> None:
             "credits.sql": "applied",
             "add_image_storage.sql": "applied",
             "monitoring.sql": "applied",
-            "storage.sql": "skipped",
+            "storage.sql": "applied",
             "history_at_scale.sql": "applied",
             "organising.sql": "applied",
-            "storage_sharing.sql": "skipped",
+            "storage_sharing.sql": "applied",
         }
         login = run_script("login", "--local", "alice", env=env)
         assert login.returncode == 0, login.stderr

@@ -25,7 +25,14 @@ import psycopg
 import pytest
 
 from genvault._migrate import migrate, sql_dir
-from tests.conftest import User, acting_as, create_user, scratch_database, user_claims
+from tests.conftest import (
+    User,
+    acting_as,
+    create_user,
+    scratch_database,
+    storage_request,
+    user_claims,
+)
 from tests.test_ownership_organising_sql import ANON_FUNCTIONS
 from tests.test_ownership_organising_sql import FUNCTION_CASES as ORGANISING_FUNCTION_CASES
 
@@ -253,9 +260,13 @@ FUNCTION_CASES: dict[str, tuple[str, tuple[str, str, str, str]]] = {
         "select * from public.admin_popular_prompts(5)",
         ("42501", "42501", "42501", "rows"),
     ),
-    "admin_purge_older_than(interval, boolean)": (
+    "admin_purge_older_than(interval, boolean, integer)": (
         "select * from public.admin_purge_older_than('1 day', true)",
         ("42501", "42501", "42501", "ok"),
+    ),
+    "admin_purge_older_than_summary(interval)": (
+        "select * from public.admin_purge_older_than_summary('1 day')",
+        ("42501", "42501", "42501", "rows"),
     ),
     "admin_storage_estimate()": (
         "select * from public.admin_storage_estimate()",
@@ -678,43 +689,18 @@ def test_anon_can_execute_no_public_function(admin: psycopg.Connection[Any]) -> 
 
 
 # ---------------------------------------------------------------------------
-# storage.sql, against a stand-in of Supabase Storage's schema
+# storage.sql, on the local layer's storage schema (supabase_compat.sql)
 # ---------------------------------------------------------------------------
-
-# The parts of Supabase Storage's schema that storage.sql and its policies use.
-STORAGE_STAND_IN = """
-create schema storage;
-create table storage.buckets (
-  id text primary key,
-  name text not null,
-  public boolean default false,
-  file_size_limit bigint,
-  allowed_mime_types text[]
-);
-create table storage.objects (
-  id uuid primary key default gen_random_uuid(),
-  bucket_id text references storage.buckets (id),
-  name text,
-  owner uuid
-);
-create function storage.foldername(name text) returns text[]
-language sql immutable
-as $$ select (string_to_array(name, '/'))[1:cardinality(string_to_array(name, '/')) - 1] $$;
-alter table storage.objects enable row level security;
-grant usage on schema storage to anon, authenticated, service_role;
-grant all on storage.buckets, storage.objects to anon, authenticated, service_role;
-insert into storage.buckets (id, name) values ('elsewhere', 'elsewhere');
-"""
 
 
 @pytest.fixture(scope="module")
 def storage_db(server_url: str) -> Iterator[str]:
-    """A migrated database with the Storage stand-in, so storage.sql is applied."""
+    """A migrated database of its own, with a second bucket beside genvault's."""
     with scratch_database(server_url) as url:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(STORAGE_STAND_IN)
         statuses = {r.name: r.status for r in migrate(url)}
         assert statuses["storage.sql"] == "applied"
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("insert into storage.buckets (id, name) values ('elsewhere', 'elsewhere')")
         yield url
 
 
@@ -775,7 +761,7 @@ def test_storage_cannot_change_or_remove_another_users_files(
     """Another user's files can be neither renamed into one's folder nor deleted."""
     me, them = create_user(storage_conn), create_user(storage_conn)
     _put_object(storage_conn, "generations", f"{them.id}/theirs.webp")
-    with acting_as(storage_conn, "authenticated", user_claims(me)):
+    with storage_request(storage_conn, user_claims(me)):
         moved = storage_conn.execute(
             "update storage.objects set name = %s where name = %s",
             (f"{me.id}/stolen.webp", f"{them.id}/theirs.webp"),
@@ -788,6 +774,31 @@ def test_storage_cannot_change_or_remove_another_users_files(
         "select count(*) from storage.objects where name = %s", (f"{them.id}/theirs.webp",)
     ).fetchone()
     assert still == (1,)
+
+
+def test_storage_objects_are_deleted_through_the_storage_api_only(
+    storage_conn: psycopg.Connection[Any],
+) -> None:
+    """A DELETE outside Storage's own requests is refused (42501), even for the owner
+    and the database owner, so no file's bytes are left behind without their row;
+    the owner's delete through the API goes through."""
+    me = create_user(storage_conn)
+    name = f"{me.id}/mine.webp"
+    _put_object(storage_conn, "generations", name)
+    with (
+        pytest.raises(psycopg.errors.InsufficientPrivilege, match="Storage API"),
+        acting_as(storage_conn, "authenticated", user_claims(me)),
+    ):
+        storage_conn.execute("delete from storage.objects where name = %s", (name,))
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        storage_conn.execute("delete from storage.objects where name = %s", (name,))
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        storage_conn.execute("delete from storage.buckets where id = 'elsewhere'")
+    with storage_request(storage_conn, user_claims(me)):
+        gone = storage_conn.execute(
+            "delete from storage.objects where name = %s returning name", (name,)
+        ).fetchall()
+    assert gone == [(name,)]
 
 
 def test_storage_cannot_move_own_file_into_another_folder(

@@ -53,10 +53,10 @@ def test_second_migrate_changes_nothing(database_url: str) -> None:
         "credits.sql": "unchanged",
         "add_image_storage.sql": "unchanged",
         "monitoring.sql": "unchanged",
-        "storage.sql": "skipped",  # no Supabase Storage schema on plain PostgreSQL
+        "storage.sql": "unchanged",  # on the local layer's storage schema
         "history_at_scale.sql": "unchanged",
         "organising.sql": "unchanged",
-        "storage_sharing.sql": "skipped",
+        "storage_sharing.sql": "unchanged",
     }
 
 

@@ -1,8 +1,8 @@
 """storage_sharing.sql: a share recipient may read the shared files in Storage, and no more.
 
-Runs against the stand-in of Supabase Storage's schema that the ownership tests
-use, acting as each user the way Storage does (role and claims in one
-transaction), so the policies on storage.objects decide.
+Runs on the local layer's storage schema (database/supabase_compat.sql), acting
+as each user the way Storage does (role and claims in one transaction), so the
+policies on storage.objects decide.
 """
 
 from __future__ import annotations
@@ -15,16 +15,20 @@ import psycopg
 import pytest
 
 from genvault._migrate import migrate, sql_dir
-from tests.conftest import User, acting_as, create_user, scratch_database, user_claims
-from tests.test_ownership_sql import STORAGE_STAND_IN
+from tests.conftest import (
+    User,
+    acting_as,
+    create_user,
+    scratch_database,
+    storage_request,
+    user_claims,
+)
 
 
 @pytest.fixture(scope="module")
 def conn(server_url: str) -> Iterator[psycopg.Connection[Any]]:
-    """A migrated database with the Storage stand-in (so both storage files apply)."""
+    """A migrated database of its own (both storage files apply on the local layer)."""
     with scratch_database(server_url, prefix="gv_share_files") as url:
-        with psycopg.connect(url, autocommit=True) as setup:
-            setup.execute(STORAGE_STAND_IN)
         statuses = {r.name: r.status for r in migrate(url)}
         assert statuses["storage_sharing.sql"] == "applied"
         with psycopg.connect(url, autocommit=True) as connection:
@@ -110,7 +114,7 @@ def test_recipient_cannot_change_or_delete_shared_files(conn: psycopg.Connection
     owner, recipient = create_user(conn), create_user(conn)
     gid, path = _generation(conn, owner, "kept")
     _act(conn, owner, "select * from public.share_with(%s, %s)", (recipient.email, gid))
-    with acting_as(conn, "authenticated", user_claims(recipient)):
+    with storage_request(conn, user_claims(recipient)):
         updated = conn.execute(
             "update storage.objects set name = name || '.x' where name = %s returning id", (path,)
         ).fetchall()

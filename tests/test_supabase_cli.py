@@ -4,7 +4,7 @@
 plpgsql_check extension that `supabase db lint` needs into Debian's
 PostgreSQL 15 on 127.0.0.1:5432 (the embedded server has neither). A fresh
 database there gets what a Supabase project already has, the local Supabase
-layer and the parts of Storage's schema that genvault's SQL uses, and then
+layer (which includes Supabase Storage's schema), and then
 only the CLI works on it, by its database URL, without Docker: `db push`
 applies supabase/migrations/ (links to database/*.sql), `migration list` shows
 each one applied and `db lint` finds nothing wrong in any function. Every
@@ -27,7 +27,6 @@ import pytest
 
 from genvault._migrate import sql_dir, verify
 from tests.conftest import scratch_database
-from tests.test_ownership_sql import STORAGE_STAND_IN
 
 PG15 = "postgresql://postgres@127.0.0.1:5432/postgres"
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +78,6 @@ def pushed() -> Iterator[Pushed]:
                 "postgresql-15-plpgsql-check); `supabase db lint` needs it"
             )
             conn.execute((sql_dir() / "supabase_compat.sql").read_text().encode())
-            conn.execute(STORAGE_STAND_IN)
         cli_url = f"{url}?sslmode=disable"
         yield Pushed(url, cli_url, supabase("db", "push", "--db-url", cli_url))
 

@@ -27,6 +27,7 @@ from genvault._exceptions import (
     PermissionDenied,
     SessionExpired,
     StorageFailed,
+    TimedOut,
 )
 from genvault._settings import Settings
 
@@ -140,6 +141,7 @@ __all__ = [
     "TagCount",
     "Template",
     "TemplatesRepo",
+    "TimedOut",
 ]
 
 __version__ = "0.1.0"

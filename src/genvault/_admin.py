@@ -15,7 +15,10 @@ from genvault._exceptions import InvalidInput
 from genvault._storage import Storage
 from genvault._transport import Transport
 
-__all__ = ["AdminRepo", "PurgeResult"]
+__all__ = ["BATCH", "AdminRepo", "PurgeResult"]
+
+BATCH = 1000
+"""Rows a purge deletes per call: the most Supabase's API returns from one call."""
 
 
 @dataclass(frozen=True)
@@ -69,32 +72,37 @@ class AdminRepo:
             raise InvalidInput(
                 "the retention age is too short", hint="use at least 1 day, e.g. 90d"
             )
-        rows = self._transport.rpc(
-            "admin_purge_older_than", {"age": older_than, "dry_run": dry_run}
+        if dry_run:
+            rows = self._transport.rpc("admin_purge_older_than_summary", {"age": older_than})
+            found = rows[0] if rows else {"generations": 0, "files": 0}
+            return PurgeResult(int(found["generations"]), int(found["files"]), dry_run=True)
+        return self._in_batches(
+            "admin_purge_older_than", {"age": older_than, "dry_run": False, "max_rows": BATCH}
         )
-        paths = sorted({p for r in rows for p in r["removable_paths"] or ()})
-        if not dry_run and paths:
-            self._storage.delete(paths)
-        return PurgeResult(generations=len(rows), files=len(paths), dry_run=dry_run)
 
-    def purge_trash(
-        self, older_than: timedelta = timedelta(days=30), *, max_rows: int = 10000
-    ) -> PurgeResult:
+    def purge_trash(self, older_than: timedelta = timedelta(days=30)) -> PurgeResult:
         """Delete for good what has been in the trash longer than ``older_than``, files too."""
         if older_than < timedelta(0):
             raise InvalidInput("the age must not be negative", hint="e.g. 30d")
+        return self._in_batches("admin_purge_trash", {"older_than": older_than, "max_rows": BATCH})
+
+    def _in_batches(self, fn: str, args: dict[str, Any]) -> PurgeResult:
+        """Call a purge function until it deletes nothing, removing each batch's files.
+
+        Each call deletes at most :data:`BATCH` rows, so its whole answer fits in
+        one answer of the Supabase API (db-max-rows, 1000 unless a project lowers
+        it). Only an empty batch means the end.
+        """
         total = files = 0
         while True:
-            rows = self._transport.rpc(
-                "admin_purge_trash", {"older_than": older_than, "max_rows": max_rows}
-            )
+            rows = self._transport.rpc(fn, args)
+            if not rows:
+                return PurgeResult(generations=total, files=files, dry_run=False)
             paths = sorted({p for r in rows for p in r["removable_paths"] or ()})
             if paths:
                 self._storage.delete(paths)
             total += len(rows)
             files += len(paths)
-            if len(rows) < max_rows:
-                return PurgeResult(generations=total, files=files, dry_run=False)
 
     def grant(self, user: str, amount: int, *, idempotency_key: str | None = None) -> int:
         """Add ``amount`` credits (negative removes) to a user given by id or email."""

@@ -13,6 +13,7 @@ Every error a person can act on derives from :class:`GenvaultError`::
     ├── Conflict               the call raced another (a reservation already settled)
     ├── ModelFailed            the image model failed, timed out or was cancelled
     ├── StorageFailed          image bytes could not be stored or read
+    ├── TimedOut               the database stopped a call that ran past its time limit
     └── BackendUnreachable     the database or Supabase could not be reached
 
 Programming mistakes (wrong types, misuse of the API) raise the usual Python
@@ -35,6 +36,7 @@ __all__ = [
     "PermissionDenied",
     "SessionExpired",
     "StorageFailed",
+    "TimedOut",
     "error_from_code",
 ]
 
@@ -96,6 +98,14 @@ class StorageFailed(GenvaultError):
     """The image bytes could not be written to or read from storage."""
 
 
+class TimedOut(GenvaultError):
+    """The database cancelled the call at its statement timeout (SQLSTATE 57014).
+
+    A Supabase project gives each API role a time limit per statement (3 s for
+    visitors, 8 s for signed-in users); the call changed nothing.
+    """
+
+
 class BackendUnreachable(GenvaultError):
     """The database or the Supabase project could not be reached."""
 
@@ -122,6 +132,7 @@ _BY_CODE: dict[str, type[GenvaultError]] = {
     "40001": Conflict,
     "40P01": Conflict,
     "55000": Conflict,
+    "57014": TimedOut,
     "57P01": BackendUnreachable,
     "08000": BackendUnreachable,
     "08001": BackendUnreachable,
@@ -135,6 +146,8 @@ _DEFAULT_HINTS: dict[type[GenvaultError], str] = {
     PermissionDenied: "this needs the owner of the data or an operator connection",
     InsufficientCredits: "ask an operator for credits (`gen admin grant`)",
     BackendUnreachable: "check DATABASE_URL or SUPABASE_URL and that the server is running",
+    TimedOut: "nothing was changed; try again, and if it keeps happening ask for less at once "
+    "(a smaller --limit, fewer ids or a narrower search)",
 }
 
 

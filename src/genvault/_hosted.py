@@ -48,6 +48,7 @@ from genvault._exceptions import (
     NotSignedIn,
     SessionExpired,
     StorageFailed,
+    TimedOut,
     error_from_code,
 )
 from genvault._session import Session, SessionStore
@@ -61,6 +62,10 @@ _FUNCTION_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _SIGN_IN_AGAIN = "sign in again with `gen login`"
 # Storage refuses to delete more than 1,000 objects in one request.
 _DELETE_BATCH = 1000
+# What Storage says of an expired access token (its JWT library's words; older
+# Storage versions said "jwt expired"), and of a token it cannot accept at all.
+_STORAGE_EXPIRED = re.compile(r'"exp" claim timestamp check failed|jwt expired|token has expired')
+_STORAGE_BAD_TOKEN = re.compile(r"jwt|jws|signature|claim")
 
 
 def make_supabase_client(
@@ -284,12 +289,18 @@ class SupabaseStorage:
             return _unreachable(self._where, exc)
         if not isinstance(exc, StorageApiError):
             return StorageFailed(f"could not {action} {path}: {exc}")
+        # Storage answers HTTP 400 for most errors; what happened is in the body:
+        # statusCode (a string), error (an older name) and message.
         status, message = str(exc.status), exc.message
         lowered = message.lower()
-        if "jwt expired" in lowered or "token expired" in lowered:
+        if _STORAGE_EXPIRED.search(lowered):
             return SessionExpired(f"Storage refused the expired session: {message}", code=status)
-        if status == "401" or "jwt" in lowered or "signature" in lowered:
+        if status == "401" or _STORAGE_BAD_TOKEN.search(lowered):
             return NotSignedIn(f"Storage refused the access token: {message}", code=status)
+        if status == "544" or exc.code == "DatabaseTimeout":
+            return TimedOut(
+                f"Storage's database took too long to {action} {path}: {message}", code=status
+            )
         if "bucket not found" in lowered:
             return StorageFailed(
                 f"the storage bucket {self._bucket!r} does not exist",
