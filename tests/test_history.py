@@ -48,7 +48,7 @@ def test_last_page_has_no_cursor(make_user: Any, database_url: str, tmp_path: Pa
         assert page.next_cursor is None
 
 
-@pytest.mark.parametrize("limit", [0, -1, 1001, 10**9])
+@pytest.mark.parametrize("limit", [0, -1, 501, 10**9])
 def test_bad_limits_are_refused(
     make_user: Any, database_url: str, tmp_path: Path, limit: int
 ) -> None:

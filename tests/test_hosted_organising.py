@@ -252,7 +252,7 @@ def test_find_filters_orders_and_paging(
         HistoryFilter(tags=("wild",), sort="oldest"),
         HistoryFilter(collection_id=col.id, sort="starred"),
     ):
-        whole = ids(g.find(where, limit=1000).items)
+        whole = ids(g.find(where, limit=500).items)
         paged: list[str] = []
         before: str | None = None
         while True:

@@ -50,9 +50,9 @@ def state(gv: Client, storage: Storage, user_id: str) -> dict[str, Any]:
     history = gv.generations
     return {
         "balance": gv.credits.balance(),
-        "ledger": [(e.delta, e.reason) for e in gv.credits.ledger(limit=1000)],
-        "history": [g.id for g in history.find(limit=1000).items],
-        "trash": [g.id for g in history.find(HistoryFilter(trash=True), limit=1000).items],
+        "ledger": [(e.delta, e.reason) for e in gv.credits.ledger(limit=500)],
+        "history": [g.id for g in history.find(limit=500).items],
+        "trash": [g.id for g in history.find(HistoryFilter(trash=True), limit=500).items],
         "tags": [(t.tag, t.images) for t in history.tags()],
         "collections": [(c.name, c.images) for c in gv.collections.list()],
         "templates": [(t.name, t.prompt, t.params) for t in gv.templates.list()],

@@ -71,8 +71,8 @@ def paged_ids(gv: Client, where: HistoryFilter, limit: int) -> list[str]:
 def tags_of(gv: Client, generation_id: str) -> tuple[str, ...]:
     """The tags of one generation, as a history page shows them."""
     found = (
-        gv.generations.find(limit=1000).items
-        + gv.generations.find(HistoryFilter(trash=True), limit=1000).items
+        gv.generations.find(limit=500).items
+        + gv.generations.find(HistoryFilter(trash=True), limit=500).items
     )
     [gen] = [g for g in found if g.id == generation_id]
     return gen.tags
@@ -456,7 +456,7 @@ def test_paging_through_every_order_matches_one_big_page(
     gv, _ = library
     best = gv.collections.resolve("best").id
     for where in [*FILTERS, HistoryFilter(collection_id=best, sort="starred")]:
-        whole = gv.generations.find(where, limit=1000)
+        whole = gv.generations.find(where, limit=500)
         assert whole.next_cursor is None
         paged = paged_ids(gv, where, limit)
         assert paged == ids(whole.items), where
@@ -467,7 +467,7 @@ def test_paging_the_trash(library: tuple[Client, list[Any]]) -> None:
     gv, made = library
     gv.generations.trash([g.id for g in made[:7]])
     where = HistoryFilter(trash=True, sort="starred")
-    assert paged_ids(gv, where, 2) == ids(gv.generations.find(where, limit=1000).items)
+    assert paged_ids(gv, where, 2) == ids(gv.generations.find(where, limit=500).items)
     assert len(paged_ids(gv, HistoryFilter(trash=True), 3)) == 7
 
 

@@ -167,3 +167,35 @@ def test_the_purge_functions_refuse_a_batch_larger_than_the_api_returns(
     ):
         with pytest.raises(psycopg.errors.InvalidParameterValue, match="between 1 and 1000"):
             owner.execute(call)
+
+
+def test_a_history_larger_than_the_api_returns_is_paged_through_whole(
+    scale_db: str, owner: psycopg.Connection[Any], tmp_path: Path
+) -> None:
+    """Pages of the largest size the library allows (it asks for one row more, to know
+    whether another page follows) stay under the API's cut: every one of 1,234 rows
+    comes back once, in order, with one call per page."""
+    from genvault._validate import MAX_PAGE
+
+    backend = HostedBackend(tmp_path, scale_db)
+    try:
+        account = backend.account()
+        user_id = owner.execute(
+            "select id::text from auth.users where email = %s", (account.email,)
+        ).fetchone()
+        assert user_id is not None
+        seed(owner, User(user_id[0], account.email), SIZES[0], "age")
+        with Client(backend.settings, http_client=backend.http) as client:
+            client.sign_in(account.email, account.password)
+            walked = [g.id for g in client.generations.iter_all(page_size=MAX_PAGE)]
+        expected = owner.execute(
+            "select id::text from public.user_generations where user_id = %s"
+            " order by created_at desc, id desc",
+            (user_id[0],),
+        ).fetchall()
+        assert walked == [str(r[0]) for r in expected]
+        assert len(walked) == SIZES[0] + 1
+        calls = backend.sent("POST", "/rest/v1/rpc/list_generations")
+        assert len(calls) == -(-len(walked) // MAX_PAGE)
+    finally:
+        backend.close()

@@ -28,7 +28,10 @@ __all__ = [
 ]
 
 MAX_PROMPT = 2000
-MAX_PAGE = 1000
+MAX_PAGE = 500
+"""The largest page. PostgREST returns at most db-max-rows (1000 on Supabase) rows
+of a call, and a page asks for one row more than it shows, to know whether another
+page follows: a larger page would silently lose that row and stop the paging."""
 _BIDI_CONTROLS = {
     "\u202a",
     "\u202b",
@@ -166,7 +169,7 @@ def in_range(value: int, name: str, low: int, high: int) -> int:
 
 
 def page_size(value: int) -> int:
-    """A page size from 1 to 1000."""
+    """A page size from 1 to :data:`MAX_PAGE`."""
     if not 1 <= value <= MAX_PAGE:
         raise InvalidInput(
             f"the limit {value} is out of range", hint=f"use a number from 1 to {MAX_PAGE}"

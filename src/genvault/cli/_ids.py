@@ -32,7 +32,7 @@ Scope = Literal["history", "trash", "any"]
 
 _PREFIX = re.compile(r"^[0-9a-f-]+$")
 _MIN_PREFIX = 8
-_PAGE = 1000
+_PAGE = 500  # the largest page the library serves (see _validate.MAX_PAGE)
 T = TypeVar("T")
 
 
