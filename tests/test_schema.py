@@ -16,6 +16,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg.rows import dict_row
 
 from genvault._migrate import MIGRATIONS, migrate, sql_dir, verify
 from tests.conftest import scratch_database
@@ -664,10 +665,16 @@ def test_search_reads_the_owner_keyed_search_index(admin: psycopg.Connection[Any
     assert "user_generations_search_idx" in _scans_during(admin, before)
 
 
-def test_reference_check_reads_the_hash_indexes(admin: psycopg.Connection[Any]) -> None:
+def test_reference_check_reads_the_hash_indexes(scratch_url: str) -> None:
     """genvault_unreferenced_paths looks each path up in the image_url and thumbnail_url
     hash indexes instead of reading the owner's history; a path still used by a kept
-    row is not removable, the others are."""
+    row is not removable, the others are. (A database of its own: the scan counts are
+    database-wide, and nothing else may read the table meanwhile.)"""
+    with psycopg.connect(scratch_url, autocommit=True, row_factory=dict_row) as admin:
+        _check_reference_plan(admin)
+
+
+def _check_reference_plan(admin: psycopg.Connection[Any]) -> None:
     me = _USERS[0]
     before = _index_scans(admin)
     with rolled_back(admin):

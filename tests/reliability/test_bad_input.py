@@ -200,7 +200,7 @@ def test_search_text_is_matched_literally(vault: Vault, evidence: Evidence) -> N
                 with pytest.raises(InvalidInput):
                     gv.generations.search(text)
                 return
-            found = {g.id for g in gv.generations.search(text, limit=1000).items}
+            found = {g.id for g in gv.generations.search(text, limit=500).items}
             needle = text.strip(" ").lower()
             assert found == {i for i, p in mine.items() if needle in p.lower()}, text
 

@@ -385,7 +385,7 @@ class OwnershipMachine(RuleBasedStateMachine):
         self.step()
 
         def call(c: Client) -> Any:
-            return c.generations.search(text, limit=1000)
+            return c.generations.search(text, limit=500)
 
         if actor in REFUSED and not text.strip():
             # Blank text may be refused before the token is looked at (hosted) or after.
@@ -491,7 +491,7 @@ class OwnershipMachine(RuleBasedStateMachine):
         self.step()
 
         def call(c: Client) -> Any:
-            return c.credits.balance(), c.credits.ledger(limit=1000)
+            return c.credits.balance(), c.credits.ledger(limit=500)
 
         if actor in REFUSED:
             return self.refused(actor, "credits", call)
