@@ -9,11 +9,12 @@ is warm (started before, and left running, as genvault leaves it).
 from __future__ import annotations
 
 import random
+import sys
 from pathlib import Path
 
 from benchmarks._context import Bench
 from benchmarks._dataset import PromptMaker
-from benchmarks._processes import cli_env, run_gen
+from benchmarks._processes import cli_env, run_command, run_gen
 from benchmarks._results import Row, Section, at_most
 from benchmarks._stats import Figure, summarize
 from genvault import Client, Settings
@@ -22,6 +23,16 @@ from genvault._session import Session, SessionStore
 __all__ = ["cli_setup", "run"]
 
 IMAGES = 25
+
+BARE_IMPORTS = "import typer, psycopg, rich"
+"""What any command line of this kind imports: the yardstick of the start-up ratios."""
+
+RATIOS = (
+    ("gen --help", ["--help"], 1.2),
+    ("gen list", ["list"], 1.5),
+    ("gen create (offline model)", ["create", "a lighthouse at dusk", "--json"], 2.0),
+)
+"""Each command, its arguments, and the most it may take as a multiple of the bare imports."""
 
 
 def cli_setup(bench: Bench) -> tuple[dict[str, str], Path]:
@@ -103,6 +114,7 @@ def run(bench: Bench) -> Section:
     section.add(
         Row(f"gen list as the heavy user ({bench.load.size.heavy:,} images)", heavy_listing)
     )
+    _startup_ratios(bench, section, env, cwd)
     section.facts["list_peak_rss_mb"] = listed.peak_rss_mb
     section.notes.append(
         f"Peak memory of one `gen list`: {listed.peak_rss_mb:.0f} MB."
@@ -114,3 +126,43 @@ def run(bench: Bench) -> Section:
         )
     )
     return section
+
+
+def _startup_ratios(bench: Bench, section: Section, env: dict[str, str], cwd: Path) -> None:
+    """Each command's median wall time over that of ``python -c "import typer, psycopg,
+    rich"``, the two run alternately so that both meet the same machine load."""
+    opts = bench.options
+    creates = sum(1 for _, args, _ in RATIOS if args[0] == "create") * (
+        opts.cli_runs + opts.cli_warmup
+    )
+    with Client(Settings.from_env(env)) as client:
+        session = client.session()
+        assert session is not None
+        with bench.owner() as conn:
+            conn.execute("select public.grant_credits(%s, %s)", (session.user_id, creates))
+    bare_command = [sys.executable, "-c", BARE_IMPORTS]
+    for name, args, limit in RATIOS:
+        bench.say(f"cli: {name} against the bare imports")
+        bare: list[float] = []
+        command: list[float] = []
+        for run in range(opts.cli_warmup + opts.cli_runs):
+            done = run_gen(args, env, cwd=cwd)
+            if done.returncode != 0:
+                raise RuntimeError(f"gen {' '.join(args)} failed: {done.stderr[-500:]}")
+            yardstick = run_command(bare_command, env, cwd=cwd)
+            if run >= opts.cli_warmup:
+                command.append(done.seconds)
+                bare.append(yardstick.seconds)
+        figure, base = summarize(command), summarize(bare)
+        ratio = figure.median / base.median
+        section.add(
+            Row(
+                f"{name}: start-up as a multiple of `{BARE_IMPORTS}`",
+                value=(
+                    f"{ratio:.2f}x ({figure.median * 1000:.0f} ms against "
+                    f"{base.median * 1000:.0f} ms, n={len(command)} each, alternating)"
+                ),
+                target=at_most(ratio, limit, f"≤ {limit}x"),
+                headline=True,
+            )
+        )

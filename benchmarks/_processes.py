@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Finished", "cli_env", "gen_command", "run_gen"]
+__all__ = ["Finished", "cli_env", "gen_command", "run_command", "run_gen"]
 
 _SCRUB = ("GENVAULT_", "SUPABASE_", "REPLICATE_", "DATABASE_URL", "NO_COLOR")
 
@@ -71,10 +71,15 @@ def cli_env(home: Path, database_url: str | None) -> dict[str, str]:
 
 def run_gen(args: list[str], env: dict[str, str], *, cwd: Path) -> Finished:
     """Run ``gen args`` through the launcher and wait for it."""
+    return run_command([*gen_command(), *args], env, cwd=cwd)
+
+
+def run_command(command: list[str], env: dict[str, str], *, cwd: Path) -> Finished:
+    """Run ``command`` through the launcher and wait for it."""
     with tempfile.TemporaryDirectory() as tmp:
         out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
         launched = subprocess.run(
-            [sys.executable, "-c", _LAUNCHER, json.dumps([*gen_command(), *args]), out, err],
+            [sys.executable, "-c", _LAUNCHER, json.dumps(command), out, err],
             env=env,
             cwd=cwd,
             capture_output=True,
