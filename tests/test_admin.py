@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from genvault import AdminRepo, Client, InvalidInput, NotFound, PermissionDenied, Settings
-from tests.conftest import backdate
-from tests.library_fixtures import ScriptedModel, client_for, settings_for
+from tests.support.database import backdate
+from tests.support.library import ScriptedModel, client_for, settings_for
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 
 from genvault import Conflict, InsufficientCredits, InvalidInput, ModelFailed, StorageFailed
 from genvault._storage import LocalStorage
-from tests.library_fixtures import ScriptedModel, client_for, failing_model, png_bytes
+from tests.support.library import ScriptedModel, client_for, failing_model, png_bytes
 
 
 def balance(admin: psycopg.Connection[Any], user_id: str) -> int:

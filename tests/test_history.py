@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from genvault import InvalidInput, NotFound
-from tests.library_fixtures import ScriptedModel, client_for, png_bytes
+from tests.support.library import ScriptedModel, client_for, png_bytes
 
 
 def make_history(gv: Any, prompts: list[str]) -> list[Any]:

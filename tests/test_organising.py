@@ -26,7 +26,7 @@ from genvault import (
     NotFound,
 )
 from genvault._models import Generation
-from tests.library_fixtures import ScriptedModel, client_for, png_bytes, settings_for
+from tests.support.library import ScriptedModel, client_for, png_bytes, settings_for
 
 # -- helpers -----------------------------------------------------------------------
 

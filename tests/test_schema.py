@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from genvault._migrate import MIGRATIONS, migrate, sql_dir, verify
-from tests.conftest import scratch_database
+from tests.support.database import scratch_database
 
 REPO = Path(__file__).resolve().parents[1]
 SUPABASE = REPO / "supabase"

@@ -1,4 +1,4 @@
-"""Helpers for library tests: clients acting as test users, and image models to script."""
+"""For the library tests: clients acting as test users, and image models to script."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from PIL import Image
 
 from genvault import Client, ModelFailed, Settings
 from genvault._imagegen import ImageRequest, ImageResult, StatusCallback
-from tests.conftest import TEST_JWT_SECRET, User
+from tests.support.users import TEST_JWT_SECRET, User
 
 
 def settings_for(database_url: str, home: Path) -> Settings:
