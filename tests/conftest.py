@@ -1,5 +1,5 @@
-"""Shared fixtures: a real PostgreSQL per test session, users, a fake Replicate, a web
-gallery in Chromium, and a clean environment.
+"""Shared fixtures: a real PostgreSQL per test session, users and clients signed in
+as them, a fake Replicate, a web gallery in Chromium, and a clean environment.
 
 The database is the embedded server genvault ships with, started by the
 fixture in a temporary folder, or the server named by TEST_DATABASE_URL (the
@@ -21,12 +21,13 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from psycopg.rows import dict_row
 
+from genvault import Client
 from genvault._migrate import migrate
 from genvault.web import create_app
 from tests.support.database import scratch_database
 from tests.support.fake_replicate import FakeReplicate
 from tests.support.fake_replicate import serve as serve_replicate
-from tests.support.library import client_for
+from tests.support.library import ClientOf, SignedIn, SignIn, client_for
 from tests.support.users import User, create_user, record_generation
 from tests.support.web import CHROMIUM, CHROMIUM_ARGS, DESKTOP, SECRET, Gallery, serve
 
@@ -84,6 +85,34 @@ def make_generation(admin: psycopg.Connection[dict[str, Any]]) -> Any:
     def factory(prompt: str = "a recorded image") -> tuple[User, str]:
         user = create_user(admin, credits=3)
         return user, record_generation(admin, user, prompt)
+
+    return factory
+
+
+@pytest.fixture
+def client_of(database_url: str, tmp_path: Path) -> Iterator[ClientOf]:
+    """Factory: ``client_of(user)`` is a new Client signed in as ``user``, on the direct
+    transport, keeping images under the test's ``tmp_path``; any left open is closed
+    when the test ends."""
+    with ExitStack() as stack:
+
+        def open_client(user: User) -> Client:
+            client = client_for(user, database_url, tmp_path)
+            stack.callback(client.close)
+            return client
+
+        yield open_client
+
+
+@pytest.fixture
+def signed_in(make_user: Any, client_of: ClientOf) -> SignIn:
+    """Factory: ``signed_in(credits=N)`` signs up a new user with N credits (without N,
+    the balance a new account starts with) and gives them a Client, as
+    ``with signed_in(credits=N) as (user, client):``."""
+
+    def factory(credits: int | None = None) -> SignedIn:
+        user = make_user(credits=credits)
+        return SignedIn(user, client_of(user))
 
     return factory
 
