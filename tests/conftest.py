@@ -1,49 +1,37 @@
-"""Shared fixtures: a real PostgreSQL per test session, users, and a clean environment.
+"""Shared fixtures: a real PostgreSQL per test session, users and clients signed in
+as them, a fake Replicate, a web gallery in Chromium, and a clean environment.
 
 The database is the embedded server genvault ships with, started by the
 fixture in a temporary folder, or the server named by TEST_DATABASE_URL (the
 test command also runs the suite against Debian's PostgreSQL 15 that way).
 Each session gets a freshly created and migrated database, dropped at the end.
+What these fixtures are built from lives in tests/support.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
 from psycopg.rows import dict_row
 
+from genvault import Client
 from genvault._migrate import migrate
-from genvault._tokens import mint_token
+from genvault.web import create_app
+from tests.support.database import scratch_database
+from tests.support.fake_replicate import FakeReplicate
+from tests.support.fake_replicate import serve as serve_replicate
+from tests.support.library import ClientOf, SignedIn, SignIn, client_for
+from tests.support.users import User, create_user, record_generation
+from tests.support.web import CHROMIUM, CHROMIUM_ARGS, DESKTOP, SECRET, Gallery, serve
 
-TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
 _ENV_PREFIXES = ("GENVAULT_", "SUPABASE_", "REPLICATE_", "DATABASE_URL", "NO_COLOR")
-
-
-@dataclass(frozen=True)
-class User:
-    """A signed-up test user."""
-
-    id: str
-    email: str
-
-    def token(self, ttl: int = 3600) -> str:
-        return mint_token(TEST_JWT_SECRET, sub=self.id, email=self.email, ttl=ttl)
-
-
-def _replace_db(url: str, name: str) -> str:
-    """The same server URL with another database name."""
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 @pytest.fixture(scope="session")
@@ -64,19 +52,6 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     stop_embedded(home)
 
 
-@contextmanager
-def scratch_database(server_url: str, prefix: str = "genvault_scratch") -> Iterator[str]:
-    """A new, empty database on the server under test, dropped afterwards."""
-    name = f"{prefix}_{secrets.token_hex(4)}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    try:
-        yield _replace_db(server_url, name)
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
-
-
 @pytest.fixture(scope="session")
 def database_url(server_url: str) -> Iterator[str]:
     """A fresh database on the server, with every genvault migration applied."""
@@ -92,19 +67,6 @@ def admin(database_url: str) -> Iterator[psycopg.Connection[dict[str, Any]]]:
         yield conn
 
 
-def create_user(conn: psycopg.Connection[Any], *, credits: int | None = None) -> User:
-    """Sign up a user the way Supabase Auth does: a row in auth.users."""
-    user = User(str(uuid.uuid4()), f"user-{secrets.token_hex(4)}@example.test")
-    conn.execute("insert into auth.users (id, email) values (%s, %s)", (user.id, user.email))
-    if credits is not None:
-        conn.execute(
-            "select public.grant_credits(%s, %s - credits) from public.user_credits "
-            "where user_id = %s and credits <> %s",
-            (user.id, credits, user.id, credits),
-        )
-    return user
-
-
 @pytest.fixture
 def make_user(admin: psycopg.Connection[dict[str, Any]]) -> Any:
     """Factory: ``make_user(credits=N)`` signs up a new user."""
@@ -113,46 +75,6 @@ def make_user(admin: psycopg.Connection[dict[str, Any]]) -> Any:
         return create_user(admin, credits=credits)
 
     return factory
-
-
-def record_generation(
-    conn: psycopg.Connection[Any], user: User, prompt: str = "a recorded image"
-) -> str:
-    """Make a generation of ``user`` the only way a user can: reserve, then record."""
-    with acting_as(conn, "authenticated", user_claims(user)):
-        [reservation] = conn.execute(
-            "select reservation_id from public.reserve_credit(%s)", (uuid.uuid4().hex,)
-        ).fetchall()
-        [row] = conn.execute(
-            "select id from public.record_generation(%s, %s, %s, 'test/model')",
-            (_first(reservation), prompt, f"{user.id}/{uuid.uuid4().hex}.webp"),
-        ).fetchall()
-    return str(_first(row))
-
-
-def _first(row: Any) -> Any:
-    """The first value of a row, whichever row factory made it."""
-    return next(iter(row.values())) if isinstance(row, dict) else row[0]
-
-
-def backdate(conn: psycopg.Connection[Any], set_created_at: str, where: str, params: Any) -> None:
-    """Move generations back in time, as if they were made earlier.
-
-    Nothing in genvault may change a recorded ``created_at`` (a trigger refuses it
-    for every role), so a test that needs an old row turns that one trigger off for
-    the length of one transaction, as the table's owner.
-    """
-    with conn.transaction():
-        conn.execute(
-            "alter table public.user_generations disable trigger user_generations_freeze_provenance"
-        )
-        conn.execute(
-            f"update public.user_generations set created_at = {set_created_at} where {where}",
-            params,
-        )
-        conn.execute(
-            "alter table public.user_generations enable trigger user_generations_freeze_provenance"
-        )
 
 
 @pytest.fixture
@@ -167,34 +89,73 @@ def make_generation(admin: psycopg.Connection[dict[str, Any]]) -> Any:
     return factory
 
 
-@contextmanager
-def acting_as(
-    conn: psycopg.Connection[Any], role: str, claims: dict[str, Any] | None = None
-) -> Iterator[psycopg.Connection[Any]]:
-    """One transaction as PostgREST runs a request: role and claims, both local."""
-    import json
+@pytest.fixture
+def client_of(database_url: str, tmp_path: Path) -> Iterator[ClientOf]:
+    """Factory: ``client_of(user)`` is a new Client signed in as ``user``, on the direct
+    transport, keeping images under the test's ``tmp_path``; any left open is closed
+    when the test ends."""
+    with ExitStack() as stack:
 
-    with conn.transaction():
-        conn.execute(
-            "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)",
-            (role, json.dumps(claims or {"role": role})),
-        )
-        yield conn
+        def open_client(user: User) -> Client:
+            client = client_for(user, database_url, tmp_path)
+            stack.callback(client.close)
+            return client
 
-
-@contextmanager
-def storage_request(
-    conn: psycopg.Connection[Any], claims: dict[str, Any]
-) -> Iterator[psycopg.Connection[Any]]:
-    """One transaction as the Storage API runs a request for ``claims``: like
-    :func:`acting_as`, and marked as Storage's own, which may delete objects."""
-    with acting_as(conn, str(claims["role"]), claims):
-        conn.execute("select set_config('storage.allow_delete_query', 'true', true)")
-        yield conn
+        yield open_client
 
 
-def user_claims(user: User) -> dict[str, Any]:
-    return {"sub": user.id, "role": "authenticated", "email": user.email, "aud": "authenticated"}
+@pytest.fixture
+def signed_in(make_user: Any, client_of: ClientOf) -> SignIn:
+    """Factory: ``signed_in(credits=N)`` signs up a new user with N credits (without N,
+    the balance a new account starts with) and gives them a Client, as
+    ``with signed_in(credits=N) as (user, client):``."""
+
+    def factory(credits: int | None = None) -> SignedIn:
+        user = make_user(credits=credits)
+        return SignedIn(user, client_of(user))
+
+    return factory
+
+
+@pytest.fixture
+def fake_replicate() -> Iterator[FakeReplicate]:
+    """A fresh fake Replicate for one test; ``api_url`` goes in REPLICATE_BASE_URL."""
+    with serve_replicate() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def gallery(make_user: Any, database_url: str, tmp_path: Path) -> Iterator[Callable[..., Gallery]]:
+    """Factory: ``gallery(credits=N)`` serves a gallery for a new user with N credits.
+
+    Every gallery of one test keeps its images in the same data folder, as
+    galleries of several users on one machine do.
+    """
+    with ExitStack() as stack:
+
+        def start(credits: int = 10) -> Gallery:
+            user = make_user(credits=credits)
+            client = stack.enter_context(client_for(user, database_url, tmp_path / "data"))
+            url = stack.enter_context(serve(create_app(client, csrf_secret=SECRET)))
+            return Gallery(url, user, client)
+
+        yield start
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
+    context.set_default_timeout(5000)
+    yield context.new_page()
+    context.close()
 
 
 @pytest.fixture(autouse=True)

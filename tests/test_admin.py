@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from genvault import AdminRepo, Client, InvalidInput, NotFound, PermissionDenied, Settings
-from tests.conftest import backdate
-from tests.library_fixtures import ScriptedModel, client_for, settings_for
+from tests.support.database import backdate
+from tests.support.library import ClientOf, ScriptedModel, settings_for
 
 
 @pytest.fixture
@@ -22,10 +22,10 @@ def ops(database_url: str, tmp_path: Path) -> Iterator[AdminRepo]:
 
 
 def test_purge_removes_only_old_generations_and_their_files(
-    admin: Any, make_user: Any, database_url: str, tmp_path: Path, ops: AdminRepo
+    admin: Any, client_of: ClientOf, make_user: Any, tmp_path: Path, ops: AdminRepo
 ) -> None:
     user = make_user(credits=3)
-    with client_for(user, database_url, tmp_path) as gv:
+    with client_of(user) as gv:
         old = gv.create("old", model=ScriptedModel())
         new = gv.create("new", model=ScriptedModel())
     backdate(admin, "now() - interval '100 days'", "id = %s", (old.id,))
@@ -38,7 +38,7 @@ def test_purge_removes_only_old_generations_and_their_files(
     assert done.generations >= 1
     assert not (tmp_path / "images" / old.image_url).exists()
     assert (tmp_path / "images" / new.image_url).exists()
-    with client_for(user, database_url, tmp_path) as gv:
+    with client_of(user) as gv:
         assert [g.id for g in gv.generations.list().items] == [new.id]
     with pytest.raises(InvalidInput):
         ops.purge(timedelta(hours=1))
@@ -54,12 +54,10 @@ def test_grant_by_email_or_id(make_user: Any, ops: AdminRepo) -> None:
         ops.grant(user.id, -100)
 
 
-def test_figures_cover_every_user(
-    make_user: Any, database_url: str, tmp_path: Path, ops: AdminRepo
-) -> None:
+def test_figures_cover_every_user(client_of: ClientOf, make_user: Any, ops: AdminRepo) -> None:
     alice, bob = make_user(credits=2), make_user(credits=2)
     for user in (alice, bob):
-        with client_for(user, database_url, tmp_path) as gv:
+        with client_of(user) as gv:
             gv.create("a shared idea", model=ScriptedModel())
     users = {r["user_id"] for r in ops.images_per_user(limit=10000)}
     assert {alice.id, bob.id} <= users

@@ -19,8 +19,8 @@ import psycopg
 import pytest
 
 from genvault.cli._app import app
-from tests.cli_fixtures import Gen, as_url
-from tests.conftest import backdate
+from tests.support.cli import Gen, as_url
+from tests.support.database import backdate
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ from genvault import Client, Settings
 from genvault._hosted import HostedAuth
 from genvault._session import Session, SessionStore
 from genvault.cli._context import State
-from tests.cli_fixtures import Gen
-from tests.hosted_fixtures import PROJECT, HostedBackend
+from tests.support.cli import Gen
+from tests.support.hosted import PROJECT, HostedBackend
 
 
 @pytest.fixture

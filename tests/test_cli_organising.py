@@ -21,8 +21,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.cli_fixtures import GEN_SCRIPT, Gen, script_env
-from tests.conftest import backdate
+from tests.support.cli import GEN_SCRIPT, Gen, script_env
+from tests.support.database import backdate
 
 NEW_COMMANDS = {
     "trash", "trash list", "trash empty", "restore", "star", "unstar", "tag", "tags",

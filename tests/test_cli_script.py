@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from genvault.cli._render import inline_image, inline_protocol
-from tests.cli_fixtures import GEN_SCRIPT, Gen, as_url, normalise, run_script, script_env
+from tests.support.cli import GEN_SCRIPT, Gen, as_url, normalise, run_script, script_env
 
 HEAVY = ("supabase", "replicate", "psycopg", "psycopg_pool", "PIL", "httpx", "jwt", "pgserver")
 

@@ -18,7 +18,8 @@ import psycopg
 import pytest
 from psycopg.rows import tuple_row
 
-from tests.conftest import User, acting_as, user_claims
+from tests.support.database import acting_as
+from tests.support.users import User, user_claims
 
 
 def balance(admin: psycopg.Connection[Any], user: User) -> int | None:

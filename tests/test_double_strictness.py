@@ -28,9 +28,8 @@ from genvault._exceptions import error_from_code
 from genvault._hosted import HostedTransport, SupabaseStorage
 from genvault._migrate import migrate
 from genvault._transport import DirectTransport
-from tests.conftest import scratch_database
-from tests.hosted_fixtures import HostedBackend
-from tests.test_hosted import user_storage, user_transport, webp
+from tests.support.database import scratch_database
+from tests.support.hosted import HostedBackend, user_storage, user_transport, webp
 
 
 @pytest.fixture(scope="module")

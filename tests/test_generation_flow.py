@@ -13,7 +13,13 @@ import pytest
 
 from genvault import Conflict, InsufficientCredits, InvalidInput, ModelFailed, StorageFailed
 from genvault._storage import LocalStorage
-from tests.library_fixtures import ScriptedModel, client_for, failing_model, png_bytes
+from tests.support.library import (
+    ClientOf,
+    ScriptedModel,
+    SignIn,
+    failing_model,
+    png_bytes,
+)
 
 
 def balance(admin: psycopg.Connection[Any], user_id: str) -> int:
@@ -47,10 +53,9 @@ def stored_files(home: Path, user_id: str) -> list[Path]:
 
 
 def test_create_spends_one_credit_and_stores_the_image_before_the_row(
-    admin: Any, make_user: Any, database_url: str, tmp_path: Path
+    admin: Any, signed_in: SignIn, tmp_path: Path
 ) -> None:
-    user = make_user(credits=3)
-    with client_for(user, database_url, tmp_path) as gv:
+    with signed_in(credits=3) as (user, gv):
         gen = gv.create("a red fox in fresh snow", model=ScriptedModel(), seed=7)
         assert gen.prompt == "a red fox in fresh snow"
         assert gen.image_url.startswith(f"{user.id}/")
@@ -68,14 +73,12 @@ def test_create_spends_one_credit_and_stores_the_image_before_the_row(
 )
 def test_model_failure_or_ctrl_c_refunds_and_leaves_nothing(
     admin: Any,
-    make_user: Any,
-    database_url: str,
+    signed_in: SignIn,
     tmp_path: Path,
     error: BaseException,
     expected: type[BaseException],
 ) -> None:
-    user = make_user(credits=1)
-    with client_for(user, database_url, tmp_path) as gv, pytest.raises(expected):
+    with signed_in(credits=1) as (user, gv), pytest.raises(expected):
         gv.create("a lighthouse", model=ScriptedModel(fail_with=error))
     assert balance(admin, user.id) == 1
     assert ledger_sum(admin, user.id) == 1
@@ -99,13 +102,12 @@ class BrokenStorage(LocalStorage):
 
 @pytest.mark.parametrize("ok_puts", [0, 1])
 def test_storage_failure_refunds_and_removes_the_written_part(
-    admin: Any, make_user: Any, database_url: str, tmp_path: Path, ok_puts: int
+    admin: Any, signed_in: SignIn, tmp_path: Path, ok_puts: int
 ) -> None:
     from genvault._flow import Generator
     from genvault._repos import GenerationsRepo
 
-    user = make_user(credits=1)
-    with client_for(user, database_url, tmp_path) as gv:
+    with signed_in(credits=1) as (user, gv):
         transport, _, user_id = gv._user()
         storage = BrokenStorage(tmp_path / "images", ok_puts)
         gen = Generator(transport, storage, GenerationsRepo(transport, storage), user_id=user_id)
@@ -117,7 +119,7 @@ def test_storage_failure_refunds_and_removes_the_written_part(
 
 
 def test_insert_failure_refunds_and_removes_files(
-    admin: Any, make_user: Any, database_url: str, tmp_path: Path
+    admin: Any, signed_in: SignIn, tmp_path: Path
 ) -> None:
     """The database refuses the row (a path outside the user's folder): all undone."""
     from genvault._flow import Generator
@@ -127,8 +129,7 @@ def test_insert_failure_refunds_and_removes_files(
         def key_for(self, user_id: str, generation_id: str, data: bytes, suffix: str) -> str:
             return super().key_for("someone-else", generation_id, data, suffix)
 
-    user = make_user(credits=1)
-    with client_for(user, database_url, tmp_path) as gv:
+    with signed_in(credits=1) as (user, gv):
         transport, _, user_id = gv._user()
         storage = WrongFolder(tmp_path / "images")
         gen = Generator(transport, storage, GenerationsRepo(transport, storage), user_id=user_id)
@@ -141,21 +142,15 @@ def test_insert_failure_refunds_and_removes_files(
     )
 
 
-def test_no_credits_refuses_before_the_model_runs(
-    make_user: Any, database_url: str, tmp_path: Path
-) -> None:
-    user = make_user(credits=0)
+def test_no_credits_refuses_before_the_model_runs(signed_in: SignIn) -> None:
     model = ScriptedModel()
-    with client_for(user, database_url, tmp_path) as gv, pytest.raises(InsufficientCredits):
+    with signed_in(credits=0) as (_, gv), pytest.raises(InsufficientCredits):
         gv.create("anything", model=model)
     assert model.calls == 0
 
 
-def test_invalid_input_refuses_before_reserving(
-    admin: Any, make_user: Any, database_url: str, tmp_path: Path
-) -> None:
-    user = make_user(credits=1)
-    with client_for(user, database_url, tmp_path) as gv:
+def test_invalid_input_refuses_before_reserving(admin: Any, signed_in: SignIn) -> None:
+    with signed_in(credits=1) as (user, gv):
         for bad in ["", "   ", "x" * 2001, "a\x00b", "evil \u202e txt"]:
             with pytest.raises(InvalidInput):
                 gv.create(bad, model=ScriptedModel())
@@ -165,11 +160,8 @@ def test_invalid_input_refuses_before_reserving(
     assert ledger_sum(admin, user.id) == 1
 
 
-def test_a_retried_idempotency_key_never_charges_twice(
-    admin: Any, make_user: Any, database_url: str, tmp_path: Path
-) -> None:
-    user = make_user(credits=5)
-    with client_for(user, database_url, tmp_path) as gv:
+def test_a_retried_idempotency_key_never_charges_twice(admin: Any, signed_in: SignIn) -> None:
+    with signed_in(credits=5) as (user, gv):
         first = gv.create("a kite", model=ScriptedModel(), idempotency_key="req-1")
         again = gv.create("a kite", model=ScriptedModel(), idempotency_key="req-1")
     assert again.id == first.id
@@ -177,9 +169,8 @@ def test_a_retried_idempotency_key_never_charges_twice(
     assert rows_of(admin, user.id) == 1
 
 
-def test_a_refunded_key_is_not_reused(make_user: Any, database_url: str, tmp_path: Path) -> None:
-    user = make_user(credits=5)
-    with client_for(user, database_url, tmp_path) as gv:
+def test_a_refunded_key_is_not_reused(signed_in: SignIn) -> None:
+    with signed_in(credits=5) as (_, gv):
         with pytest.raises(ModelFailed):
             gv.create("a kite", model=failing_model(), idempotency_key="req-2")
         with pytest.raises(Conflict):
@@ -187,7 +178,7 @@ def test_a_refunded_key_is_not_reused(make_user: Any, database_url: str, tmp_pat
 
 
 def test_crash_between_reserve_and_insert_is_cleaned_by_the_sweep(
-    admin: Any, make_user: Any, database_url: str, tmp_path: Path
+    admin: Any, client_of: ClientOf, make_user: Any, tmp_path: Path
 ) -> None:
     """A process that stored the image and died before the insert: the sweep refunds the
     credit and removes the orphaned files; a saved image is never touched."""
@@ -196,7 +187,7 @@ def test_crash_between_reserve_and_insert_is_cleaned_by_the_sweep(
     class Died(BaseException):
         pass
 
-    with client_for(user, database_url, tmp_path) as gv:
+    with client_of(user) as gv:
         kept = gv.create("keep me", model=ScriptedModel())
         transport, storage, user_id = gv._user()
 
@@ -230,14 +221,14 @@ def test_crash_between_reserve_and_insert_is_cleaned_by_the_sweep(
 
 
 def test_concurrent_creates_never_overspend(
-    admin: Any, make_user: Any, database_url: str, tmp_path: Path
+    admin: Any, client_of: ClientOf, make_user: Any
 ) -> None:
     user = make_user(credits=4)
     outcomes: list[str] = []
     lock = threading.Lock()
 
     def worker(i: int) -> None:
-        with client_for(user, database_url, tmp_path) as gv:
+        with client_of(user) as gv:
             try:
                 gv.create(f"image {i}", model=ScriptedModel())
                 result = "ok"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from genvault import InvalidInput, NotFound
-from tests.library_fixtures import ScriptedModel, client_for, png_bytes
+from tests.support.library import ClientOf, ScriptedModel, SignIn, png_bytes
 
 
 def make_history(gv: Any, prompts: list[str]) -> list[Any]:
@@ -22,11 +22,8 @@ def make_history(gv: Any, prompts: list[str]) -> list[Any]:
     ]
 
 
-def test_list_pages_newest_first_and_stays_stable_under_inserts(
-    make_user: Any, database_url: str, tmp_path: Path
-) -> None:
-    user = make_user(credits=20)
-    with client_for(user, database_url, tmp_path) as gv:
+def test_list_pages_newest_first_and_stays_stable_under_inserts(signed_in: SignIn) -> None:
+    with signed_in(credits=20) as (_, gv):
         made = make_history(gv, [f"picture {i}" for i in range(7)])
         first = gv.generations.list(limit=3)
         assert [g.id for g in first.items] == [g.id for g in reversed(made)][:3]
@@ -39,9 +36,8 @@ def test_list_pages_newest_first_and_stays_stable_under_inserts(
         assert everything == sorted(everything, key=lambda g: (g.created_at, g.id), reverse=True)
 
 
-def test_last_page_has_no_cursor(make_user: Any, database_url: str, tmp_path: Path) -> None:
-    user = make_user(credits=2)
-    with client_for(user, database_url, tmp_path) as gv:
+def test_last_page_has_no_cursor(signed_in: SignIn) -> None:
+    with signed_in(credits=2) as (_, gv):
         make_history(gv, ["one", "two"])
         page = gv.generations.list(limit=2)
         assert len(page.items) == 2
@@ -49,26 +45,21 @@ def test_last_page_has_no_cursor(make_user: Any, database_url: str, tmp_path: Pa
 
 
 @pytest.mark.parametrize("limit", [0, -1, 501, 10**9])
-def test_bad_limits_are_refused(
-    make_user: Any, database_url: str, tmp_path: Path, limit: int
-) -> None:
-    with client_for(make_user(), database_url, tmp_path) as gv, pytest.raises(InvalidInput):
+def test_bad_limits_are_refused(signed_in: SignIn, limit: int) -> None:
+    with signed_in() as (_, gv), pytest.raises(InvalidInput):
         gv.generations.list(limit=limit)
 
 
-def test_malformed_cursor_is_refused(make_user: Any, database_url: str, tmp_path: Path) -> None:
+def test_malformed_cursor_is_refused(signed_in: SignIn) -> None:
     with (
-        client_for(make_user(), database_url, tmp_path) as gv,
+        signed_in() as (_, gv),
         pytest.raises(InvalidInput, match="cursor"),
     ):
         gv.generations.list(before="not-a-cursor")
 
 
-def test_search_is_case_insensitive_and_literal(
-    make_user: Any, database_url: str, tmp_path: Path
-) -> None:
-    user = make_user(credits=10)
-    with client_for(user, database_url, tmp_path) as gv:
+def test_search_is_case_insensitive_and_literal(signed_in: SignIn) -> None:
+    with signed_in(credits=10) as (_, gv):
         make_history(gv, ["A Red Fox", "100% cotton", "snake_case sign", "back\\slash", "plain"])
         found = lambda text: sorted(g.prompt for g in gv.generations.search(text).items)  # noqa: E731
         assert found("red fox") == ["A Red Fox"]
@@ -80,35 +71,34 @@ def test_search_is_case_insensitive_and_literal(
             gv.generations.search("   ")
 
 
-def test_other_users_ids_look_missing(make_user: Any, database_url: str, tmp_path: Path) -> None:
+def test_other_users_ids_look_missing(client_of: ClientOf, make_user: Any) -> None:
     alice, bob = make_user(credits=2), make_user(credits=2)
-    with client_for(alice, database_url, tmp_path) as a:
+    with client_of(alice) as a:
         secret = a.create("alice's secret", model=ScriptedModel())
-    with client_for(bob, database_url, tmp_path) as b:
+    with client_of(bob) as b:
         with pytest.raises(NotFound):
             b.generations.get(secret.id)
         assert b.generations.list().items == []
         assert b.generations.search("secret").items == []
         outcome = b.generations.delete([secret.id])
         assert [o.deleted for o in outcome] == [False]
-    with client_for(alice, database_url, tmp_path) as a:
+    with client_of(alice) as a:
         assert a.generations.get(secret.id).id == secret.id
         assert a.generations.read_image(secret)[:4] == b"RIFF"
 
 
-def test_malformed_id_is_refused(make_user: Any, database_url: str, tmp_path: Path) -> None:
+def test_malformed_id_is_refused(signed_in: SignIn) -> None:
     with (
-        client_for(make_user(), database_url, tmp_path) as gv,
+        signed_in() as (_, gv),
         pytest.raises(InvalidInput, match="not a generation id"),
     ):
         gv.generations.get("1234")
 
 
 def test_files_are_content_addressed_and_delete_removes_them(
-    make_user: Any, database_url: str, tmp_path: Path
+    signed_in: SignIn, tmp_path: Path
 ) -> None:
-    user = make_user(credits=5)
-    with client_for(user, database_url, tmp_path) as gv:
+    with signed_in(credits=5) as (user, gv):
         gen = gv.create("a lantern", model=ScriptedModel())
         data = gv.generations.read_image(gen)
         assert gen.image_url == f"{user.id}/{hashlib.sha256(data).hexdigest()}.webp"
@@ -120,12 +110,9 @@ def test_files_are_content_addressed_and_delete_removes_them(
         assert not (tmp_path / "images" / gen.thumbnail_url).exists()
 
 
-def test_a_file_shared_by_two_rows_survives_deleting_one(
-    admin: Any, make_user: Any, database_url: str, tmp_path: Path
-) -> None:
+def test_a_file_shared_by_two_rows_survives_deleting_one(admin: Any, signed_in: SignIn) -> None:
     """Rows written by other clients may point at the same stored file."""
-    user = make_user(credits=5)
-    with client_for(user, database_url, tmp_path) as gv:
+    with signed_in(credits=5) as (user, gv):
         gen = gv.create("original", model=ScriptedModel())
         admin.execute(
             "insert into public.user_generations (user_id, prompt, image_url) values (%s, %s, %s)",
@@ -136,21 +123,15 @@ def test_a_file_shared_by_two_rows_survives_deleting_one(
         assert gv.generations.read_image(copy)[:4] == b"RIFF"
 
 
-def test_download_writes_the_stored_bytes(
-    make_user: Any, database_url: str, tmp_path: Path
-) -> None:
-    user = make_user(credits=1)
-    with client_for(user, database_url, tmp_path) as gv:
+def test_download_writes_the_stored_bytes(signed_in: SignIn, tmp_path: Path) -> None:
+    with signed_in(credits=1) as (_, gv):
         gen = gv.create("a teapot", model=ScriptedModel())
         target = gv.generations.download(gen.id, tmp_path)
         assert hashlib.sha256(target.read_bytes()).hexdigest() == gen.image_sha256
 
 
-def test_export_folder_and_zip_with_manifest_and_resume(
-    make_user: Any, database_url: str, tmp_path: Path
-) -> None:
-    user = make_user(credits=5)
-    with client_for(user, database_url, tmp_path) as gv:
+def test_export_folder_and_zip_with_manifest_and_resume(signed_in: SignIn, tmp_path: Path) -> None:
+    with signed_in(credits=5) as (_, gv):
         made = make_history(gv, ["one", "two", "three"])
         first = gv.export(tmp_path / "out")
         assert (first.images, first.skipped) == (3, 0)
@@ -171,14 +152,12 @@ def test_export_folder_and_zip_with_manifest_and_resume(
         assert len(names) == 3
 
 
-def test_stats_count_only_the_callers_images(
-    make_user: Any, database_url: str, tmp_path: Path
-) -> None:
+def test_stats_count_only_the_callers_images(client_of: ClientOf, make_user: Any) -> None:
     alice, bob = make_user(credits=3), make_user(credits=3)
-    with client_for(alice, database_url, tmp_path) as a:
+    with client_of(alice) as a:
         make_history(a, ["cat", "cat", "dog"])
         stats = a.generations.stats()
-    with client_for(bob, database_url, tmp_path) as b:
+    with client_of(bob) as b:
         make_history(b, ["bird"])
         assert b.generations.stats()["total"] == 1
     assert stats["total"] == 3
@@ -186,9 +165,8 @@ def test_stats_count_only_the_callers_images(
     assert stats["credits"] == 0
 
 
-def test_credits_balance_and_ledger(make_user: Any, database_url: str, tmp_path: Path) -> None:
-    user = make_user(credits=2)
-    with client_for(user, database_url, tmp_path) as gv:
+def test_credits_balance_and_ledger(signed_in: SignIn) -> None:
+    with signed_in(credits=2) as (_, gv):
         assert gv.credits.balance() == 2
         gv.create("one", model=ScriptedModel())
         assert gv.credits.balance() == 1
@@ -198,12 +176,12 @@ def test_credits_balance_and_ledger(make_user: Any, database_url: str, tmp_path:
 
 
 def test_delete_account_removes_everything_of_that_user_only(
-    admin: Any, make_user: Any, database_url: str, tmp_path: Path
+    admin: Any, client_of: ClientOf, make_user: Any, tmp_path: Path
 ) -> None:
     gone, stays = make_user(credits=3), make_user(credits=3)
-    with client_for(stays, database_url, tmp_path) as s:
+    with client_of(stays) as s:
         kept = s.create("stays", model=ScriptedModel())
-    with client_for(gone, database_url, tmp_path) as g:
+    with client_of(gone) as g:
         make_history(g, ["a", "b"])
         removed = g.delete_account()
     assert removed["generations"] == 2
@@ -222,5 +200,5 @@ def test_delete_account_removes_everything_of_that_user_only(
     assert not (tmp_path / "images" / gone.id).exists() or not any(
         (tmp_path / "images" / gone.id).iterdir()
     )
-    with client_for(stays, database_url, tmp_path) as s:
+    with client_of(stays) as s:
         assert s.generations.get(kept.id).id == kept.id

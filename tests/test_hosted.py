@@ -1,14 +1,13 @@
 """The hosted backend: PostgREST calls, Storage files and Auth sessions over HTTP.
 
-These run against the Supabase double (tests/supabase_double.py), whose REST
+These run against the Supabase double (tests/support/supabase_double.py), whose REST
 side runs the real SQL functions in the test database as the token's user, or
-against a real project when tests/hosted_fixtures.py finds one configured.
+against a real project when tests/support/hosted.py finds one configured.
 Every test checks what went over the wire as well as what came back.
 """
 
 from __future__ import annotations
 
-import io
 import stat
 import time
 import uuid
@@ -23,7 +22,6 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from PIL import Image
 from storage3 import SyncStorageClient
 from storage3.exceptions import StorageApiError
 from supabase_auth import SyncGoTrueClient
@@ -42,9 +40,16 @@ from genvault._exceptions import (
 from genvault._hosted import HostedAuth, HostedTransport, SupabaseStorage, make_supabase_client
 from genvault._session import Session, SessionStore
 from genvault._settings import Settings
-from tests.conftest import TEST_JWT_SECRET
-from tests.hosted_fixtures import PROJECT, HostedBackend, json_body
-from tests.supabase_double import ProtocolViolation, SupabaseDouble
+from tests.support.hosted import (
+    PROJECT,
+    HostedBackend,
+    json_body,
+    user_storage,
+    user_transport,
+    webp,
+)
+from tests.support.supabase_double import ProtocolViolation, SupabaseDouble
+from tests.support.users import TEST_JWT_SECRET
 
 
 @pytest.fixture
@@ -60,25 +65,6 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HostedBa
 def double(backend: HostedBackend) -> SupabaseDouble:
     """The double behind ``backend``: tests that use it are skipped on a real project."""
     return backend.double
-
-
-def webp(colour: tuple[int, int, int] = (30, 120, 200)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (16, 16), colour).save(out, "WEBP")
-    return out.getvalue()
-
-
-def user_transport(backend: HostedBackend, *, credits: int | None = None) -> tuple[Session, Any]:
-    session = backend.sign_in(backend.account(credits=credits))
-    assert session.access_token is not None
-    return session, HostedTransport(backend.client(), session.access_token)
-
-
-def user_storage(backend: HostedBackend, session: Session, **kwargs: Any) -> SupabaseStorage:
-    assert session.access_token is not None
-    return SupabaseStorage(
-        backend.client(), session.access_token, backend.settings.bucket, **kwargs
-    )
 
 
 def record_generation(transport: HostedTransport, user_id: str) -> dict[str, Any]:

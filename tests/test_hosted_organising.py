@@ -1,9 +1,9 @@
 """Organising a history on a hosted project: the same library calls as
 tests/test_organising.py, through PostgREST and Supabase Storage.
 
-They run against the Supabase double (tests/supabase_double.py), whose REST side
+They run against the Supabase double (tests/support/supabase_double.py), whose REST side
 calls the real SQL functions in the test database as the token's user, or
-against a real project when tests/hosted_fixtures.py finds one configured.
+against a real project when tests/support/hosted.py finds one configured.
 Besides what comes back, the tests check what went over the wire: uuids, times,
 intervals, arrays and JSON objects as PostgREST reads them, and a visitor's link
 opened with the public key alone.
@@ -31,9 +31,9 @@ from genvault import (
 )
 from genvault._hosted import SupabaseStorage
 from genvault._models import Generation
-from tests.hosted_fixtures import PROJECT, HostedBackend, json_body
-from tests.library_fixtures import ScriptedModel, png_bytes
-from tests.supabase_double import SupabaseDouble
+from tests.support.hosted import PROJECT, HostedBackend, json_body
+from tests.support.library import ScriptedModel, png_bytes
+from tests.support.supabase_double import SupabaseDouble
 
 _names = itertools.count()
 
@@ -406,7 +406,7 @@ def test_the_double_still_refuses_a_users_function_called_as_anon(
     backend: HostedBackend, double: SupabaseDouble
 ) -> None:
     from genvault._hosted import HostedTransport
-    from tests.supabase_double import ProtocolViolation
+    from tests.support.supabase_double import ProtocolViolation
 
     anon = HostedTransport.anonymous(backend.client())
     with pytest.raises(ProtocolViolation, match="anon may not call list_generations"):

@@ -20,9 +20,9 @@ import pytest
 from genvault._exceptions import NotSignedIn, PermissionDenied, SessionExpired
 from genvault._hosted import HostedAuth, HostedTransport
 from genvault._session import Session, SessionStore
-from tests.conftest import TEST_JWT_SECRET
-from tests.hosted_fixtures import PROJECT, HostedBackend
-from tests.supabase_double import PUBLIC_KEY, SupabaseDouble
+from tests.support.hosted import PROJECT, HostedBackend
+from tests.support.supabase_double import PUBLIC_KEY, SupabaseDouble
+from tests.support.users import TEST_JWT_SECRET
 
 VERSIONS = pytest.mark.parametrize("version", [12, 13], ids=["postgrest12", "postgrest13"])
 

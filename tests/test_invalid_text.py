@@ -26,14 +26,11 @@ from genvault import Client, HistoryFilter, InvalidInput
 from genvault._hosted import HostedTransport, SupabaseStorage
 from genvault._storage import LocalStorage, Storage
 from genvault._transport import DirectTransport, Transport, open_pool
-from tests import web_fixtures
-from tests.cli_fixtures import GEN_SCRIPT, Gen, as_url, script_env
-from tests.conftest import create_user, user_claims
-from tests.hosted_fixtures import PROJECT, HostedBackend
-from tests.library_fixtures import ScriptedModel, client_for, png_bytes
-from tests.web_fixtures import Gallery, csrf
-
-gallery = web_fixtures.gallery
+from tests.support.cli import GEN_SCRIPT, Gen, as_url, script_env
+from tests.support.hosted import PROJECT, HostedBackend
+from tests.support.library import ScriptedModel, client_for, png_bytes
+from tests.support.users import create_user, user_claims
+from tests.support.web import Gallery, csrf
 
 RAW = b"caf\xe9"
 """The bytes a Latin-1 terminal sends for "café"."""

@@ -1,6 +1,6 @@
 """Image models and image bytes: the offline stand-in, Replicate, WebP with metadata.
 
-Replicate is the local fake in :mod:`tests.fake_replicate`, reached over real
+Replicate is the local fake in :mod:`tests.support.fake_replicate`, reached over real
 HTTP; nothing here needs the database.
 """
 
@@ -24,7 +24,14 @@ from genvault._model_factory import make_model
 from genvault._offline import OfflineModel
 from genvault._replicate import ReplicateModel, _retry_after
 from genvault._settings import Settings
-from tests.fake_replicate import FLUX, FLUX_VERSION, FakeReplicate, Script, sample_webp, serve
+from tests.support.fake_replicate import (
+    FLUX,
+    FLUX_VERSION,
+    FakeReplicate,
+    Script,
+    sample_webp,
+    serve,
+)
 
 OFFLINE = "genvault/offline"
 WHEN = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)

@@ -26,7 +26,13 @@ from genvault import (
     NotFound,
 )
 from genvault._models import Generation
-from tests.library_fixtures import ScriptedModel, client_for, png_bytes, settings_for
+from tests.support.library import (
+    ClientOf,
+    ScriptedModel,
+    SignIn,
+    png_bytes,
+    settings_for,
+)
 
 # -- helpers -----------------------------------------------------------------------
 
@@ -92,13 +98,11 @@ def visitor(database_url: str, tmp_path: Path) -> Iterator[Client]:
 # -- favourites ----------------------------------------------------------------------
 
 
-def test_star_and_unstar_report_only_the_callers_ids(
-    make_user: Any, database_url: str, tmp_path: Path
-) -> None:
+def test_star_and_unstar_report_only_the_callers_ids(client_of: ClientOf, make_user: Any) -> None:
     alice, bob = make_user(credits=3), make_user(credits=1)
-    with client_for(bob, database_url, tmp_path) as b:
+    with client_of(bob) as b:
         [bobs] = make_images(b, ["bob's"])
-    with client_for(alice, database_url, tmp_path) as a:
+    with client_of(alice) as a:
         one, two, _ = make_images(a, ["one", "two", "three"])
         assert sorted(a.generations.star([one.id, two.id, bobs.id])) == sorted([one.id, two.id])
         assert a.generations.get(one.id).starred
@@ -108,7 +112,7 @@ def test_star_and_unstar_report_only_the_callers_ids(
         assert not a.generations.get(one.id).starred
         assert ids(a.generations.find(HistoryFilter(starred=True)).items) == [two.id]
         assert a.generations.star([]) == []
-    with client_for(bob, database_url, tmp_path) as b:
+    with client_of(bob) as b:
         assert not b.generations.get(bobs.id).starred
 
 
@@ -116,10 +120,9 @@ def test_star_and_unstar_report_only_the_callers_ids(
 
 
 def test_trash_hides_restore_brings_back_and_empty_trash_removes_files(
-    make_user: Any, database_url: str, tmp_path: Path
+    signed_in: SignIn, tmp_path: Path
 ) -> None:
-    user = make_user(credits=4)
-    with client_for(user, database_url, tmp_path) as gv:
+    with signed_in(credits=4) as (_, gv):
         keep, gone, back, other = make_images(gv, ["keep", "gone", "back", "other"])
         assert sorted(gv.generations.trash([gone.id, back.id])) == sorted([gone.id, back.id])
         assert gv.generations.trash([gone.id]) == []  # already in the trash
@@ -158,10 +161,9 @@ def copy_of(admin: Any, gen: Generation, prompt: str) -> str:
 
 
 def test_empty_trash_keeps_a_file_another_generation_still_uses(
-    admin: Any, make_user: Any, database_url: str, tmp_path: Path
+    admin: Any, signed_in: SignIn, tmp_path: Path
 ) -> None:
-    user = make_user(credits=1)
-    with client_for(user, database_url, tmp_path) as gv:
+    with signed_in(credits=1) as (_, gv):
         [first] = make_images(gv, ["first"])
         copy = copy_of(admin, first, "copy")
         gv.generations.trash([first.id])
@@ -174,19 +176,19 @@ def test_empty_trash_keeps_a_file_another_generation_still_uses(
 
 
 def test_another_users_ids_cannot_be_trashed_or_restored(
-    make_user: Any, database_url: str, tmp_path: Path
+    client_of: ClientOf, make_user: Any, tmp_path: Path
 ) -> None:
     alice, bob = make_user(credits=1), make_user()
-    with client_for(alice, database_url, tmp_path) as a:
+    with client_of(alice) as a:
         [gen] = make_images(a, ["mine"])
-    with client_for(bob, database_url, tmp_path) as b:
+    with client_of(bob) as b:
         assert b.generations.trash([gen.id]) == []
         assert b.generations.empty_trash() == 0
-    with client_for(alice, database_url, tmp_path) as a:
+    with client_of(alice) as a:
         a.generations.trash([gen.id])
-    with client_for(bob, database_url, tmp_path) as b:
+    with client_of(bob) as b:
         assert b.generations.restore([gen.id]) == []
-    with client_for(alice, database_url, tmp_path) as a:
+    with client_of(alice) as a:
         assert a.generations.get(gen.id).trashed_at is not None
         assert a.generations.restore([gen.id]) == [gen.id]
         assert all(stored(tmp_path, p) for p in files_of(gen))
@@ -195,11 +197,8 @@ def test_another_users_ids_cannot_be_trashed_or_restored(
 # -- tags ----------------------------------------------------------------------------
 
 
-def test_tags_are_trimmed_lower_cased_and_counted(
-    make_user: Any, database_url: str, tmp_path: Path
-) -> None:
-    user = make_user(credits=3)
-    with client_for(user, database_url, tmp_path) as gv:
+def test_tags_are_trimmed_lower_cased_and_counted(signed_in: SignIn) -> None:
+    with signed_in(credits=3) as (_, gv):
         one, two, three = make_images(gv, ["one", "two", "three"])
         assert gv.generations.tag([one.id, two.id], [" Night ", "SEA", "night"]) == 4
         assert gv.generations.tag([one.id], ["sea"]) == 0  # already there
@@ -225,10 +224,9 @@ def test_tags_are_trimmed_lower_cased_and_counted(
     ],
 )
 def test_bad_tags_are_refused_before_anything_is_sent(
-    make_user: Any, database_url: str, tmp_path: Path, tags: list[str], message: str
+    signed_in: SignIn, tags: list[str], message: str
 ) -> None:
-    user = make_user(credits=1)
-    with client_for(user, database_url, tmp_path) as gv:
+    with signed_in(credits=1) as (_, gv):
         [gen] = make_images(gv, ["tagged"])
         for call in (gv.generations.tag, gv.generations.untag):
             with pytest.raises(InvalidInput, match=message) as caught:
@@ -237,11 +235,8 @@ def test_bad_tags_are_refused_before_anything_is_sent(
         assert tags_of(gv, gen.id) == ()
 
 
-def test_a_generation_holds_at_most_twenty_tags(
-    make_user: Any, database_url: str, tmp_path: Path
-) -> None:
-    user = make_user(credits=1)
-    with client_for(user, database_url, tmp_path) as gv:
+def test_a_generation_holds_at_most_twenty_tags(signed_in: SignIn) -> None:
+    with signed_in(credits=1) as (_, gv):
         [gen] = make_images(gv, ["crowded"])
         assert gv.generations.tag([gen.id], [f"t{i:02}" for i in range(20)]) == 20
         assert gv.generations.tag([gen.id], ["t00"]) == 0  # a tag it has is no 21st
@@ -251,29 +246,24 @@ def test_a_generation_holds_at_most_twenty_tags(
         assert len(tags_of(gv, gen.id)) == 20
 
 
-def test_tags_of_another_user_are_untouched(
-    make_user: Any, database_url: str, tmp_path: Path
-) -> None:
+def test_tags_of_another_user_are_untouched(client_of: ClientOf, make_user: Any) -> None:
     alice, bob = make_user(credits=1), make_user()
-    with client_for(alice, database_url, tmp_path) as a:
+    with client_of(alice) as a:
         [gen] = make_images(a, ["alice's"])
         a.generations.tag([gen.id], ["private"])
-    with client_for(bob, database_url, tmp_path) as b:
+    with client_of(bob) as b:
         assert b.generations.tag([gen.id], ["mine-now"]) == 0
         assert b.generations.untag([gen.id], ["private"]) == 0
         assert b.generations.tags() == []
-    with client_for(alice, database_url, tmp_path) as a:
+    with client_of(alice) as a:
         assert tags_of(a, gen.id) == ("private",)
 
 
 # -- collections ---------------------------------------------------------------------
 
 
-def test_collections_resolve_by_name_in_any_case_or_by_id(
-    make_user: Any, database_url: str, tmp_path: Path
-) -> None:
-    user = make_user(credits=3)
-    with client_for(user, database_url, tmp_path) as gv:
+def test_collections_resolve_by_name_in_any_case_or_by_id(signed_in: SignIn) -> None:
+    with signed_in(credits=3) as (_, gv):
         one, two, three = make_images(gv, ["one", "two", "three"])
         holiday = gv.collections.create("  Holiday 2024 ")
         assert holiday.name == "Holiday 2024"
@@ -303,11 +293,8 @@ def test_collections_resolve_by_name_in_any_case_or_by_id(
         assert work.id not in [c.id for c in gv.collections.list()]
 
 
-def test_collection_name_conflicts_and_unknown_collections(
-    make_user: Any, database_url: str, tmp_path: Path
-) -> None:
-    user = make_user(credits=1)
-    with client_for(user, database_url, tmp_path) as gv:
+def test_collection_name_conflicts_and_unknown_collections(signed_in: SignIn) -> None:
+    with signed_in(credits=1) as (_, gv):
         [gen] = make_images(gv, ["one"])
         gv.collections.create("Cats")
         gv.collections.create("Dogs")
@@ -335,15 +322,13 @@ def test_collection_name_conflicts_and_unknown_collections(
             gv.collections.rename("Cats", " ")
 
 
-def test_another_users_collection_is_not_found(
-    make_user: Any, database_url: str, tmp_path: Path
-) -> None:
+def test_another_users_collection_is_not_found(client_of: ClientOf, make_user: Any) -> None:
     alice, bob = make_user(credits=1), make_user(credits=1)
-    with client_for(alice, database_url, tmp_path) as a:
+    with client_of(alice) as a:
         [gen] = make_images(a, ["alice's"])
         mine = a.collections.create("Mine")
         a.collections.add("Mine", [gen.id])
-    with client_for(bob, database_url, tmp_path) as b:
+    with client_of(bob) as b:
         [bobs] = make_images(b, ["bob's"])
         assert b.collections.list() == []
         with pytest.raises(NotFound):
@@ -353,7 +338,7 @@ def test_another_users_collection_is_not_found(
         theirs = b.collections.create("Mine")  # the same name is fine for someone else
         assert b.collections.add("mine", [gen.id, bobs.id]) == 1
         assert ids(b.generations.find(HistoryFilter(collection_id=theirs.id)).items) == [bobs.id]
-    with client_for(alice, database_url, tmp_path) as a:
+    with client_of(alice) as a:
         assert [(c.name, c.images) for c in a.collections.list()] == [("Mine", 1)]
 
 
@@ -361,12 +346,9 @@ def test_another_users_collection_is_not_found(
 
 
 @pytest.fixture
-def library(
-    make_user: Any, database_url: str, tmp_path: Path
-) -> Iterator[tuple[Client, list[Any]]]:
+def library(signed_in: SignIn) -> Iterator[tuple[Client, list[Any]]]:
     """A user with nine generations from two models, some starred, tagged and collected."""
-    user = make_user(credits=9)
-    with client_for(user, database_url, tmp_path) as gv:
+    with signed_in(credits=9) as (_, gv):
         prompts = [f"{'red' if i % 2 else 'blue'} fox number {i}" for i in range(9)]
         made = [
             make_images(gv, [p], model="test/a" if i < 5 else "test/b")[0]
@@ -509,10 +491,10 @@ def test_find_refuses_bad_filters(library: tuple[Client, list[Any]]) -> None:
 
 
 def test_a_shared_generation_can_be_seen_and_read_until_unshared(
-    make_user: Any, database_url: str, tmp_path: Path
+    client_of: ClientOf, make_user: Any
 ) -> None:
     alice, bob, carol = make_user(credits=2), make_user(), make_user()
-    with client_for(alice, database_url, tmp_path) as a:
+    with client_of(alice) as a:
         shared, private = make_images(a, ["shared fox", "private fox"])
         share = a.sharing.share(bob.email.upper(), generation_id=shared.id)
         assert (share.recipient_email, share.generation_id) == (bob.email, shared.id)
@@ -521,7 +503,7 @@ def test_a_shared_generation_can_be_seen_and_read_until_unshared(
         [listed] = a.sharing.shares()
         assert (listed.id, listed.recipient_email) == (share.id, bob.email)
         original = a.generations.read_image(shared)
-    with client_for(bob, database_url, tmp_path) as b:
+    with client_of(bob) as b:
         [incoming] = b.sharing.shared_with_me()
         assert (incoming.id, incoming.shared_by, incoming.images) == (share.id, alice.email, 1)
         [item] = b.sharing.generations().items
@@ -534,15 +516,15 @@ def test_a_shared_generation_can_be_seen_and_read_until_unshared(
         with pytest.raises(NotFound):
             b.generations.get(shared.id)  # shared is read-only, not in bob's history
         assert b.generations.trash([shared.id]) == []
-    with client_for(carol, database_url, tmp_path) as c:
+    with client_of(carol) as c:
         assert c.sharing.shared_with_me() == []
         with pytest.raises(NotFound):
             c.sharing.get(shared.id)
-    with client_for(alice, database_url, tmp_path) as a:
+    with client_of(alice) as a:
         assert a.sharing.unshare(share.id)
         assert not a.sharing.unshare(share.id)
         assert a.sharing.shares() == []
-    with client_for(bob, database_url, tmp_path) as b:
+    with client_of(bob) as b:
         assert b.sharing.shared_with_me() == []
         assert b.sharing.generations().items == []
         with pytest.raises(NotFound, match="shared with you") as caught:
@@ -551,37 +533,37 @@ def test_a_shared_generation_can_be_seen_and_read_until_unshared(
 
 
 def test_a_shared_collection_shows_its_images_and_follows_changes(
-    make_user: Any, database_url: str, tmp_path: Path
+    client_of: ClientOf, make_user: Any
 ) -> None:
     alice, bob = make_user(credits=4), make_user()
-    with client_for(alice, database_url, tmp_path) as a:
+    with client_of(alice) as a:
         one, two, three, _ = make_images(a, ["one", "two", "three", "four"])
         trip = a.collections.create("Trip")
         a.collections.add("trip", [one.id, two.id])
         share = a.sharing.share(bob.email, collection_id=trip.id)
         assert share.collection_id == trip.id
-    with client_for(bob, database_url, tmp_path) as b:
+    with client_of(bob) as b:
         [incoming] = b.sharing.shared_with_me()
         assert (incoming.collection_name, incoming.images) == ("Trip", 2)
         assert ids(b.sharing.generations(share_id=share.id).items) == [two.id, one.id]
-    with client_for(alice, database_url, tmp_path) as a:
+    with client_of(alice) as a:
         a.collections.add("trip", [three.id])
         a.generations.trash([one.id])
-    with client_for(bob, database_url, tmp_path) as b:
+    with client_of(bob) as b:
         pages = list(all_pages(lambda before: b.sharing.generations(limit=1, before=before)))
         assert [i.id for p in pages for i in p.items] == [three.id, two.id]
         with pytest.raises(NotFound):
             b.sharing.get(one.id)
-    with client_for(alice, database_url, tmp_path) as a:
+    with client_of(alice) as a:
         assert a.collections.delete("trip")
         assert a.sharing.shares() == []
-    with client_for(bob, database_url, tmp_path) as b:
+    with client_of(bob) as b:
         assert b.sharing.generations().items == []
 
 
-def test_sharing_refusals(make_user: Any, database_url: str, tmp_path: Path) -> None:
+def test_sharing_refusals(client_of: ClientOf, make_user: Any) -> None:
     alice, bob = make_user(credits=1), make_user()
-    with client_for(alice, database_url, tmp_path) as a:
+    with client_of(alice) as a:
         [gen] = make_images(a, ["mine"])
         col = a.collections.create("Col")
         with pytest.raises(NotFound, match=r"nobody@example\.test") as unknown:
@@ -601,7 +583,7 @@ def test_sharing_refusals(make_user: Any, database_url: str, tmp_path: Path) -> 
         a.generations.trash([gen.id])
         with pytest.raises(NotFound):
             a.sharing.share(bob.email, generation_id=gen.id)
-    with client_for(bob, database_url, tmp_path) as b:
+    with client_of(bob) as b:
         with pytest.raises(NotFound):
             b.sharing.share(alice.email, generation_id=gen.id)
         with pytest.raises(NotFound):
@@ -612,10 +594,10 @@ def test_sharing_refusals(make_user: Any, database_url: str, tmp_path: Path) -> 
 
 
 def test_a_public_link_shows_its_image_to_a_visitor_until_revoked(
-    make_user: Any, database_url: str, tmp_path: Path, visitor: Client
+    client_of: ClientOf, make_user: Any, visitor: Client
 ) -> None:
     alice = make_user(credits=2)
-    with client_for(alice, database_url, tmp_path) as a:
+    with client_of(alice) as a:
         shown, hidden = make_images(a, ["shown", "hidden"])
         link = a.sharing.create_link(generation_id=shown.id, expires_in=timedelta(hours=2))
         assert link.token is not None
@@ -639,7 +621,7 @@ def test_a_public_link_shows_its_image_to_a_visitor_until_revoked(
     assert ids(visitor.open_link(f"http://127.0.0.1:8765/l/{link.token.upper()}")) == [shown.id]
     assert hidden.id not in ids(visitor.open_link(link.token))
 
-    with client_for(alice, database_url, tmp_path) as a:
+    with client_of(alice) as a:
         assert a.sharing.revoke_link(link.id)
         assert not a.sharing.revoke_link(link.id)
         [listed] = a.sharing.links()
@@ -651,10 +633,10 @@ def test_a_public_link_shows_its_image_to_a_visitor_until_revoked(
 
 
 def test_a_collection_link_shows_the_collection_as_it_is_now(
-    make_user: Any, database_url: str, tmp_path: Path, visitor: Client
+    client_of: ClientOf, make_user: Any, visitor: Client
 ) -> None:
     alice = make_user(credits=3)
-    with client_for(alice, database_url, tmp_path) as a:
+    with client_of(alice) as a:
         one, two, three = make_images(a, ["one", "two", "three"])
         col = a.collections.create("Public")
         a.collections.add("public", [one.id, two.id])
@@ -664,17 +646,16 @@ def test_a_collection_link_shows_the_collection_as_it_is_now(
     shown = visitor.open_link(link.token)
     assert ids(shown) == [two.id, one.id]
     assert {i.collection_name for i in shown} == {"Public"}
-    with client_for(alice, database_url, tmp_path) as a:
+    with client_of(alice) as a:
         a.collections.add("public", [three.id])
         a.generations.trash([one.id])
     assert ids(visitor.open_link(link.token)) == [three.id, two.id]
 
 
 def test_an_expired_or_unknown_link_does_not_open(
-    admin: Any, make_user: Any, database_url: str, tmp_path: Path, visitor: Client
+    admin: Any, signed_in: SignIn, visitor: Client
 ) -> None:
-    alice = make_user(credits=1)
-    with client_for(alice, database_url, tmp_path) as a:
+    with signed_in(credits=1) as (_, a):
         [gen] = make_images(a, ["soon gone"])
         link = a.sharing.create_link(generation_id=gen.id, expires_in=timedelta(minutes=1))
         assert link.token is not None
@@ -692,13 +673,13 @@ def test_an_expired_or_unknown_link_does_not_open(
             visitor.open_link(token)
 
 
-def test_link_refusals(make_user: Any, database_url: str, tmp_path: Path, visitor: Client) -> None:
+def test_link_refusals(client_of: ClientOf, make_user: Any, visitor: Client) -> None:
     alice, bob = make_user(credits=1), make_user()
     for malformed in ("", "abc", "g" * 64, "0" * 63, "0" * 65, "' or 1=1 --"):
         with pytest.raises(InvalidInput, match="not a genvault link") as caught:
             visitor.open_link(malformed)
         assert caught.value.hint
-    with client_for(alice, database_url, tmp_path) as a:
+    with client_of(alice) as a:
         [gen] = make_images(a, ["mine"])
         for expires in (timedelta(seconds=30), timedelta(days=367), timedelta(0)):
             with pytest.raises(InvalidInput, match="expire"):
@@ -708,7 +689,7 @@ def test_link_refusals(make_user: Any, database_url: str, tmp_path: Path, visito
         with pytest.raises(InvalidInput, match="link id"):
             a.sharing.revoke_link("nope")
         link = a.sharing.create_link(generation_id=gen.id)
-    with client_for(bob, database_url, tmp_path) as b:
+    with client_of(bob) as b:
         with pytest.raises(NotFound):
             b.sharing.create_link(generation_id=gen.id)
         assert not b.sharing.revoke_link(link.id)
@@ -720,11 +701,8 @@ def test_link_refusals(make_user: Any, database_url: str, tmp_path: Path, visito
 # -- prompt templates ----------------------------------------------------------------
 
 
-def test_templates_save_list_replace_and_delete(
-    make_user: Any, database_url: str, tmp_path: Path
-) -> None:
-    user = make_user()
-    with client_for(user, database_url, tmp_path) as gv:
+def test_templates_save_list_replace_and_delete(signed_in: SignIn) -> None:
+    with signed_in() as (_, gv):
         fox = gv.templates.save(
             " Fox ", "a {animal} in {style}, {style}", params={"aspect_ratio": "16:9"}
         )
@@ -750,9 +728,8 @@ def test_templates_save_list_replace_and_delete(
                 gv.templates.save(name, prompt)
 
 
-def test_create_from_a_template(make_user: Any, database_url: str, tmp_path: Path) -> None:
-    user = make_user(credits=3)
-    with client_for(user, database_url, tmp_path) as gv:
+def test_create_from_a_template(signed_in: SignIn) -> None:
+    with signed_in(credits=3) as (_, gv):
         gv.templates.save(
             "fox", "a {animal} in {style}", params={"aspect_ratio": "16:9", "seed": 42}
         )
@@ -794,15 +771,9 @@ def test_create_from_a_template(make_user: Any, database_url: str, tmp_path: Pat
     ],
 )
 def test_template_refusals_spend_nothing(
-    make_user: Any,
-    database_url: str,
-    tmp_path: Path,
-    kwargs: dict[str, Any],
-    error: type[Exception],
-    message: str,
+    signed_in: SignIn, kwargs: dict[str, Any], error: type[Exception], message: str
 ) -> None:
-    user = make_user(credits=1)
-    with client_for(user, database_url, tmp_path) as gv:
+    with signed_in(credits=1) as (_, gv):
         gv.templates.save("fox", "a {animal} in {style}")
         model = ScriptedModel()
         with pytest.raises(error, match=message) as caught:
@@ -814,16 +785,16 @@ def test_template_refusals_spend_nothing(
         assert gv.generations.list().items == []
 
 
-def test_templates_are_private(make_user: Any, database_url: str, tmp_path: Path) -> None:
+def test_templates_are_private(client_of: ClientOf, make_user: Any) -> None:
     alice, bob = make_user(), make_user()
-    with client_for(alice, database_url, tmp_path) as a:
+    with client_of(alice) as a:
         a.templates.save("secret", "alice's {thing}")
-    with client_for(bob, database_url, tmp_path) as b:
+    with client_of(bob) as b:
         assert b.templates.list() == []
         assert not b.templates.delete("secret")
         with pytest.raises(NotFound):
             b.templates.render("secret", {"thing": "x"})
-    with client_for(alice, database_url, tmp_path) as a:
+    with client_of(alice) as a:
         assert [t.name for t in a.templates.list()] == ["secret"]
 
 
@@ -831,10 +802,10 @@ def test_templates_are_private(make_user: Any, database_url: str, tmp_path: Path
 
 
 def test_purge_trash_removes_only_what_has_been_trashed_long_enough(
-    admin: Any, make_user: Any, database_url: str, tmp_path: Path, visitor: Client
+    admin: Any, client_of: ClientOf, make_user: Any, tmp_path: Path, visitor: Client
 ) -> None:
     user = make_user(credits=3)
-    with client_for(user, database_url, tmp_path) as gv:
+    with client_of(user) as gv:
         old, recent, kept = make_images(gv, ["old", "recent", "kept"])
         twin = copy_of(admin, old, "twin of old")
         gv.generations.trash([old.id, recent.id])
@@ -868,7 +839,7 @@ def test_purge_trash_removes_only_what_has_been_trashed_long_enough(
     # The old row's files are still the twin's.
     assert all(stored(tmp_path, p) for p in files_of(old) + files_of(recent))
 
-    with client_for(user, database_url, tmp_path) as gv:
+    with client_of(user) as gv:
         gv.generations.trash([twin])
     backdate(recent.id, twin)
     again = operator.purge_trash(timedelta(days=30))
@@ -878,19 +849,16 @@ def test_purge_trash_removes_only_what_has_been_trashed_long_enough(
     assert not exists(twin)
     assert not any(stored(tmp_path, p) for p in files_of(old) + files_of(recent))
     assert all(stored(tmp_path, p) for p in files_of(kept))
-    with client_for(user, database_url, tmp_path) as gv:
+    with client_of(user) as gv:
         assert ids(gv.generations.list().items) == [kept.id]
 
 
-def test_purge_trash_is_for_operators_only(
-    make_user: Any, database_url: str, tmp_path: Path
-) -> None:
+def test_purge_trash_is_for_operators_only(signed_in: SignIn, tmp_path: Path) -> None:
     from genvault import PermissionDenied
     from genvault._admin import AdminRepo
     from genvault._storage import LocalStorage
 
-    user = make_user()
-    with client_for(user, database_url, tmp_path) as gv:
+    with signed_in() as (_, gv):
         transport, _, _ = gv._user()
         as_user = AdminRepo(transport, LocalStorage(tmp_path / "images"))
         with pytest.raises(PermissionDenied) as caught:
@@ -902,10 +870,10 @@ def test_purge_trash_is_for_operators_only(
 
 
 def test_every_refusal_is_a_genvault_error_with_a_hint(
-    make_user: Any, database_url: str, tmp_path: Path, visitor: Client
+    client_of: ClientOf, make_user: Any, visitor: Client
 ) -> None:
     alice, bob = make_user(credits=1), make_user()
-    with client_for(alice, database_url, tmp_path) as gv:
+    with client_of(alice) as gv:
         [gen] = make_images(gv, ["one"])
         gv.collections.create("Taken")
         gv.collections.create("Other")

@@ -21,7 +21,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import User, acting_as, create_user, user_claims
+from tests.support.database import acting_as
+from tests.support.users import User, create_user, user_claims
 
 Conn = psycopg.Connection[Any]
 BASE = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)

@@ -25,16 +25,10 @@ import psycopg
 import pytest
 
 from genvault._migrate import migrate, sql_dir
-from tests.conftest import (
-    User,
-    acting_as,
-    create_user,
-    scratch_database,
-    storage_request,
-    user_claims,
-)
-from tests.test_ownership_organising_sql import ANON_FUNCTIONS
-from tests.test_ownership_organising_sql import FUNCTION_CASES as ORGANISING_FUNCTION_CASES
+from tests.support.database import acting_as, scratch_database, storage_request
+from tests.support.organising_access import ANON_FUNCTIONS
+from tests.support.organising_access import FUNCTION_CASES as ORGANISING_FUNCTION_CASES
+from tests.support.users import User, create_user, user_claims
 
 ACTORS = ("owner", "other", "anon", "service_role")
 

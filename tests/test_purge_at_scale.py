@@ -21,10 +21,11 @@ import pytest
 
 from genvault import AdminRepo, Client
 from genvault._admin import BATCH
-from tests.conftest import User, create_user, scratch_database
-from tests.hosted_fixtures import HostedBackend, json_body
-from tests.library_fixtures import settings_for
-from tests.supabase_double import configured_max_rows
+from tests.support.database import scratch_database
+from tests.support.hosted import HostedBackend, json_body
+from tests.support.library import settings_for
+from tests.support.supabase_double import configured_max_rows
+from tests.support.users import User, create_user
 
 Kind = Literal["trash", "age"]
 SIZES = (1234, 100)

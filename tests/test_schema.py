@@ -19,7 +19,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from genvault._migrate import MIGRATIONS, migrate, sql_dir, verify
-from tests.conftest import scratch_database
+from tests.support.database import scratch_database
 
 REPO = Path(__file__).resolve().parents[1]
 SUPABASE = REPO / "supabase"

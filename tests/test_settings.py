@@ -10,7 +10,7 @@ import pytest
 
 from genvault import Client, ConfigError, InvalidInput, NotSignedIn, Settings
 from genvault._session import Session, SessionStore
-from tests.library_fixtures import settings_for
+from tests.support.library import settings_for
 
 
 def test_no_settings_means_the_embedded_default(tmp_path: Path) -> None:

@@ -28,8 +28,8 @@ from genvault._exceptions import BackendUnreachable
 from genvault._jwks import SigningKeys, http_fetcher, jwks_address
 from genvault._settings import Settings
 from genvault._tokens import TokenVerifier
-from tests.conftest import TEST_JWT_SECRET, User
-from tests.supabase_double import PUBLIC_KEY, SupabaseDouble
+from tests.support.supabase_double import PUBLIC_KEY, SupabaseDouble
+from tests.support.users import TEST_JWT_SECRET, User
 
 JWKS_PATH = "/auth/v1/.well-known/jwks.json"
 

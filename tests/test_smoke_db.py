@@ -2,7 +2,8 @@ from typing import Any
 
 import psycopg
 
-from tests.conftest import acting_as, user_claims
+from tests.support.database import acting_as
+from tests.support.users import user_claims
 
 
 def test_new_user_gets_starter_credits(admin: psycopg.Connection[Any], make_user: Any) -> None:

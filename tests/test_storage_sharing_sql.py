@@ -15,14 +15,8 @@ import psycopg
 import pytest
 
 from genvault._migrate import migrate, sql_dir
-from tests.conftest import (
-    User,
-    acting_as,
-    create_user,
-    scratch_database,
-    storage_request,
-    user_claims,
-)
+from tests.support.database import acting_as, scratch_database, storage_request
+from tests.support.users import User, create_user, user_claims
 
 
 @pytest.fixture(scope="module")

@@ -29,8 +29,9 @@ from hypothesis import strategies as st
 from psycopg.rows import dict_row
 
 from genvault._migrate import migrate
-from tests.conftest import User, acting_as, create_user, scratch_database, user_claims
-from tests.reliability.support import fuzz_settings
+from tests.support.database import acting_as, scratch_database
+from tests.support.reliability import fuzz_settings
+from tests.support.users import User, create_user, user_claims
 
 Conn = psycopg.Connection[dict[str, Any]]
 SUMMARIES = ("user_generation_totals", "user_generation_days", "user_prompt_counts")

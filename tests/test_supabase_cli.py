@@ -26,7 +26,7 @@ import psycopg
 import pytest
 
 from genvault._migrate import sql_dir, verify
-from tests.conftest import scratch_database
+from tests.support.database import scratch_database
 
 PG15 = "postgresql://postgres@127.0.0.1:5432/postgres"
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,8 +10,8 @@ import jwt
 import pytest
 
 from genvault import Client, NotSignedIn, SessionExpired
-from tests.conftest import TEST_JWT_SECRET
-from tests.library_fixtures import settings_for
+from tests.support.library import settings_for
+from tests.support.users import TEST_JWT_SECRET
 
 
 def claims(user: Any, **over: Any) -> dict[str, Any]:

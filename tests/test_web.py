@@ -26,13 +26,7 @@ from typer.testing import CliRunner
 from genvault import Client, HistoryFilter, Settings
 from genvault.cli._ui import ui
 from genvault.web import create_app
-from tests import web_fixtures
-from tests.web_fixtures import ARTIFACTS, DESKTOP, PHONE, Gallery, csrf, serve
-
-# The shared fixtures, under the names the tests ask for.
-browser = web_fixtures.browser
-gallery = web_fixtures.gallery
-page = web_fixtures.page
+from tests.support.web import ARTIFACTS, DESKTOP, PHONE, Gallery, csrf, serve
 
 UNKNOWN_ID = "3f1c2a9e-5b7d-4e0a-9c1b-2d3e4f5a6b7c"
 

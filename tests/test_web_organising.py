@@ -17,14 +17,8 @@ import psycopg
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from genvault import Generation, HistoryFilter
-from tests import web_fixtures
-from tests.conftest import backdate
-from tests.web_fixtures import ARTIFACTS, DESKTOP, PHONE, Gallery, csrf
-
-# The shared fixtures, under the names the tests ask for.
-browser = web_fixtures.browser
-gallery = web_fixtures.gallery
-page = web_fixtures.page
+from tests.support.database import backdate
+from tests.support.web import ARTIFACTS, DESKTOP, PHONE, Gallery, csrf
 
 UNKNOWN_ID = "3f1c2a9e-5b7d-4e0a-9c1b-2d3e4f5a6b7c"
 WIDE: ViewportSize = {"width": 1280, "height": 900}

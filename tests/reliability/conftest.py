@@ -9,13 +9,14 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
-from tests.reliability.report import SERVER_KEY
-from tests.reliability.support import Evidence
+from tests.support.reliability import Evidence
+from tests.support.reliability_report import SERVER_KEY
 
 
 @pytest.fixture
 def evidence(request: pytest.FixtureRequest) -> Evidence:
-    """Counts of what the test tried; tests/reliability/report.py puts them in RELIABILITY.md."""
+    """Counts of what the test tried; tests/support/reliability_report.py puts them in
+    RELIABILITY.md."""
     found = Evidence()
     request.node.user_properties.append(("reliability", found))
     return found

@@ -22,9 +22,8 @@ import pytest
 
 from genvault import Client
 from genvault._exceptions import GenvaultError
-from tests.conftest import User, create_user
-from tests.library_fixtures import ScriptedModel, client_for, png_bytes
-from tests.reliability.support import (
+from tests.support.library import ScriptedModel, client_for, png_bytes
+from tests.support.reliability import (
     Evidence,
     HostedProject,
     gen_env,
@@ -33,6 +32,7 @@ from tests.reliability.support import (
     snapshot,
     wait_for,
 )
+from tests.support.users import User, create_user
 
 
 class Users:

@@ -16,8 +16,9 @@ import psycopg
 import pytest
 
 from genvault._migrate import sql_dir
-from tests.conftest import acting_as, create_user, record_generation, user_claims
-from tests.reliability.support import Evidence
+from tests.support.database import acting_as
+from tests.support.reliability import Evidence
+from tests.support.users import create_user, record_generation, user_claims
 
 pytestmark = pytest.mark.usefixtures("database_url")
 

@@ -37,10 +37,9 @@ from genvault._exceptions import (
 )
 from genvault._images import MAX_IMAGE_BYTES
 from genvault._replicate import ReplicateModel
-from tests.conftest import User, create_user
-from tests.fake_replicate import FLUX, serve
-from tests.library_fixtures import ScriptedModel, client_for
-from tests.reliability.support import (
+from tests.support.fake_replicate import FLUX, serve
+from tests.support.library import ScriptedModel, client_for
+from tests.support.reliability import (
     Books,
     Evidence,
     HostedProject,
@@ -55,6 +54,7 @@ from tests.reliability.support import (
     snapshot,
     tiny_png,
 )
+from tests.support.users import User, create_user
 
 BAD_PROMPTS = {
     "empty": "",

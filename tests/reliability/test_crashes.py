@@ -34,11 +34,10 @@ from psycopg.rows import dict_row
 
 from genvault import Client
 from genvault._exceptions import GenvaultError
-from tests.cli_fixtures import GEN_SCRIPT
-from tests.conftest import User, create_user
-from tests.fake_replicate import FakeReplicate, serve
-from tests.library_fixtures import ScriptedModel, client_for, png_bytes, settings_for
-from tests.reliability.support import (
+from tests.support.cli import GEN_SCRIPT
+from tests.support.fake_replicate import FakeReplicate, serve
+from tests.support.library import ScriptedModel, client_for, png_bytes, settings_for
+from tests.support.reliability import (
     Evidence,
     HostedProject,
     books,
@@ -47,6 +46,7 @@ from tests.reliability.support import (
     set_balance,
     wait_for,
 )
+from tests.support.users import User, create_user
 
 STAGES = ["after the reservation", "while the model runs", "after the upload", "during the insert"]
 

@@ -26,11 +26,10 @@ import psycopg
 import pytest
 
 from genvault._exceptions import Conflict, GenvaultError, InsufficientCredits
-from tests.cli_fixtures import GEN_SCRIPT
-from tests.conftest import User
-from tests.fake_replicate import serve
-from tests.library_fixtures import ScriptedModel, client_for, png_bytes
-from tests.reliability.support import (
+from tests.support.cli import GEN_SCRIPT
+from tests.support.fake_replicate import serve
+from tests.support.library import ScriptedModel, client_for, png_bytes
+from tests.support.reliability import (
     PROCESSES,
     THREADS,
     Evidence,
@@ -44,6 +43,7 @@ from tests.reliability.support import (
     tiny_png,
     wait_for,
 )
+from tests.support.users import User
 
 CREDITS = 10
 CLIENTS = 8  # library clients, each with its own connection pool, sharing the threads

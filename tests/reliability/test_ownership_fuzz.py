@@ -61,9 +61,9 @@ from genvault._exceptions import (
     SessionExpired,
 )
 from genvault._transport import DirectTransport, open_pool
-from tests.conftest import User, acting_as, create_user, user_claims
-from tests.library_fixtures import ScriptedModel, settings_for
-from tests.reliability.support import (
+from tests.support.database import acting_as
+from tests.support.library import ScriptedModel, settings_for
+from tests.support.reliability import (
     Evidence,
     HostedProject,
     books,
@@ -71,6 +71,7 @@ from tests.reliability.support import (
     local_files,
     tiny_png,
 )
+from tests.support.users import User, create_user, user_claims
 
 USERS = ("u0", "u1", "u2")
 REFUSED: dict[str, type[GenvaultError]] = {

@@ -29,9 +29,9 @@ from genvault._exceptions import (
     NotSignedIn,
     SessionExpired,
 )
-from tests.conftest import TEST_JWT_SECRET, User, create_user
-from tests.library_fixtures import ScriptedModel, client_for, settings_for
-from tests.reliability.support import Evidence, HostedProject, snapshot, tiny_png
+from tests.support.library import ScriptedModel, client_for, settings_for
+from tests.support.reliability import Evidence, HostedProject, snapshot, tiny_png
+from tests.support.users import TEST_JWT_SECRET, User, create_user
 
 WRONG_KEY = "a-wrong-secret-that-is-long-enough-for-hs256-1111111"
 

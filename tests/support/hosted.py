@@ -18,6 +18,7 @@ test on a real project.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import secrets
@@ -30,14 +31,24 @@ import httpx
 import psycopg
 import pytest
 import supabase
+from PIL import Image
 
-from genvault._hosted import HostedAuth, make_supabase_client
+from genvault._hosted import HostedAuth, HostedTransport, SupabaseStorage, make_supabase_client
 from genvault._session import Session, SessionStore
 from genvault._settings import Settings
-from tests.conftest import TEST_JWT_SECRET, create_user
-from tests.supabase_double import PUBLIC_KEY, SECRET_KEY, SupabaseDouble
+from tests.support.supabase_double import PUBLIC_KEY, SECRET_KEY, SupabaseDouble
+from tests.support.users import TEST_JWT_SECRET, create_user
 
-__all__ = ["PROJECT", "Account", "HostedBackend", "ProjectConfig", "json_body"]
+__all__ = [
+    "PROJECT",
+    "Account",
+    "HostedBackend",
+    "ProjectConfig",
+    "json_body",
+    "user_storage",
+    "user_transport",
+    "webp",
+]
 
 
 @dataclass(frozen=True)
@@ -176,3 +187,25 @@ class HostedBackend:
 def json_body(request: httpx.Request) -> Any:
     """The JSON body of a recorded request."""
     return json.loads(request.content)
+
+
+def webp(colour: tuple[int, int, int] = (30, 120, 200)) -> bytes:
+    """A small WebP image of one colour."""
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), colour).save(out, "WEBP")
+    return out.getvalue()
+
+
+def user_transport(backend: HostedBackend, *, credits: int | None = None) -> tuple[Session, Any]:
+    """A new account of ``backend`` signed in, and a transport acting as it."""
+    session = backend.sign_in(backend.account(credits=credits))
+    assert session.access_token is not None
+    return session, HostedTransport(backend.client(), session.access_token)
+
+
+def user_storage(backend: HostedBackend, session: Session, **kwargs: Any) -> SupabaseStorage:
+    """The project's Storage as the user of ``session``."""
+    assert session.access_token is not None
+    return SupabaseStorage(
+        backend.client(), session.access_token, backend.settings.bucket, **kwargs
+    )

@@ -28,9 +28,9 @@ from hypothesis import HealthCheck, settings
 from PIL import Image
 
 from genvault import Client, Settings
-from tests.cli_fixtures import GEN_SCRIPT, as_url, script_env
-from tests.conftest import TEST_JWT_SECRET, User
-from tests.supabase_double import PUBLIC_KEY, SECRET_KEY, SupabaseDouble
+from tests.support.cli import GEN_SCRIPT, as_url, script_env
+from tests.support.supabase_double import PUBLIC_KEY, SECRET_KEY, SupabaseDouble
+from tests.support.users import TEST_JWT_SECRET, User
 
 __all__ = [
     "EXAMPLES",
@@ -89,7 +89,8 @@ def fuzz_settings(**overrides: Any) -> settings:
 
 @dataclass
 class Evidence:
-    """What one test actually tried, counted while it ran (read by tests/reliability/report.py)."""
+    """What one test actually tried, counted while it ran (read by
+    tests/support/reliability_report.py)."""
 
     counts: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)

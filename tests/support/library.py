@@ -1,4 +1,4 @@
-"""Helpers for library tests: clients acting as test users, and image models to script."""
+"""For the library tests: clients acting as test users, and image models to script."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
+from typing import NamedTuple
 
 from PIL import Image
 
 from genvault import Client, ModelFailed, Settings
 from genvault._imagegen import ImageRequest, ImageResult, StatusCallback
-from tests.conftest import TEST_JWT_SECRET, User
+from tests.support.users import TEST_JWT_SECRET, User
 
 
 def settings_for(database_url: str, home: Path) -> Settings:
@@ -22,6 +24,31 @@ def settings_for(database_url: str, home: Path) -> Settings:
 def client_for(user: User, database_url: str, home: Path) -> Client:
     """A client signed in as ``user`` with a token the project's secret signed."""
     return Client(settings_for(database_url, home), access_token=user.token())
+
+
+class SignedIn(NamedTuple):
+    """A new test user and a Client signed in as them; ``with`` closes the client."""
+
+    user: User
+    client: Client
+
+    def __enter__(self) -> SignedIn:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.client.close()
+
+
+SignIn = Callable[..., SignedIn]
+"""The ``signed_in`` fixture: ``signed_in(credits=N)`` is a new user and their Client."""
+
+ClientOf = Callable[[User], Client]
+"""The ``client_of`` fixture: ``client_of(user)`` is a new Client signed in as ``user``."""
 
 
 def png_bytes(colour: tuple[int, int, int] = (200, 40, 40), size: int = 64) -> bytes:

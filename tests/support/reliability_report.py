@@ -1,6 +1,6 @@
 """A pytest plugin that writes RELIABILITY.md from the run it watched.
 
-    python -m pytest -p tests.reliability.report \
+    python -m pytest -p tests.support.reliability_report \
         --reliability-report RELIABILITY.md tests/reliability
 
 Each row of the table is one test function of tests/reliability: the promise it
@@ -159,7 +159,7 @@ class _Report:
         self.path.write_text(self._markdown(exitstatus))
 
     def _markdown(self, exitstatus: int) -> str:
-        from tests.reliability import support
+        from tests.support import reliability as support
 
         ran = sorted((t for t in self.tests.values() if t.runs), key=lambda t: t.order)
         passed = sum(t.passed for t in ran)
@@ -174,9 +174,10 @@ class _Report:
         lines = [
             "# Reliability report",
             "",
-            "Written by `scripts/reliability` (the pytest plugin `tests/reliability/report.py`)"
-            " from the run it describes: every count below was recorded by the tests while"
-            " they ran, and every verdict is the test's own outcome.",
+            "Written by `scripts/reliability` (the pytest plugin"
+            " `tests/support/reliability_report.py`) from the run it describes: every count"
+            " below was recorded by the tests while they ran, and every verdict is the test's"
+            " own outcome.",
             "",
             f"- Run: {when}, {time.monotonic() - self.started:.0f} s,"
             f" pytest exit status {exitstatus} (`{command}`)",

@@ -10,7 +10,7 @@ behave through :class:`Script`, and reads back every request it received.
         fake.script.processing_polls = 2
         model = ReplicateModel(fake.token, model=FLUX, base_url=fake.api_url, ...)
 
-Or use the ``fake_replicate`` fixture (import it into a conftest).
+Or use the ``fake_replicate`` fixture of tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
-import pytest
 from PIL import Image
 
 FLUX = "black-forest-labs/flux-schnell"
@@ -540,10 +539,3 @@ def serve(token: str = TOKEN) -> Iterator[FakeReplicate]:
         yield fake
     finally:
         fake.stop()
-
-
-@pytest.fixture
-def fake_replicate() -> Iterator[FakeReplicate]:
-    """A fresh fake Replicate for one test; ``api_url`` goes in REPLICATE_BASE_URL."""
-    with serve() as fake:
-        yield fake

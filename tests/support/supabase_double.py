@@ -190,7 +190,7 @@ class _Function:
 
 def configured_max_rows() -> int:
     """``max_rows`` in [api] of ``supabase/config.toml``: where the project's PostgREST cuts."""
-    with (Path(__file__).resolve().parents[1] / "supabase" / "config.toml").open("rb") as f:
+    with (Path(__file__).resolve().parents[2] / "supabase" / "config.toml").open("rb") as f:
         return int(tomllib.load(f)["api"]["max_rows"])
 
 
