@@ -37,6 +37,7 @@ MODULES = [
     "test_crashes",
     "test_bad_input",
     "test_account_deletion",
+    "test_api_surface",
 ]
 """The order the promises are reported in (any other module comes last)."""
 
