@@ -124,8 +124,7 @@ class Client:
     def _sign_in_context(self) -> tuple[Transport, Storage, str, float]:
         access = self._signing.access()
         transport, storage = self._backends.for_user(access.claims, access.token)
-        expires = float(access.claims.get("exp") or time.time() + 300)
-        return transport, storage, access.user_id, expires
+        return transport, storage, access.user_id, access.expires_at
 
     # -- sessions ----------------------------------------------------------
     def session(self) -> Session | None:

@@ -17,6 +17,7 @@ something outside the process (Supabase Storage) must check them.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,11 @@ class Access:
     @property
     def user_id(self) -> str:
         return str(self.claims.get("sub"))
+
+    @property
+    def expires_at(self) -> float:
+        """Seconds since the epoch when the access runs out (a token without ``exp``: soon)."""
+        return float(self.claims.get("exp") or time.time() + 300)
 
 
 class SignIn:
