@@ -254,3 +254,34 @@ drop trigger if exists protect_objects_delete on storage.objects;
 create trigger protect_objects_delete
   before delete on storage.objects
   for each statement execute function storage.protect_delete();
+
+-- -----------------------------------------------------------------------------
+-- Local users (`gen login --local NAME`). On Supabase, Auth creates users; here
+-- the database owner does, through this one function, so that the rule for a
+-- local name and the address it gets live in SQL. Creating the row fires the
+-- same trigger as a Supabase sign-up (starter credits, credits.sql). Run by the
+-- owner's own connection: no API role may call it.
+-- -----------------------------------------------------------------------------
+create or replace function auth.genvault_local_user(name text)
+returns table (user_id uuid, user_email text)
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if name is null or name !~ '^[a-z0-9][a-z0-9._-]{0,62}$' then
+    raise exception '% is not a usable local user name', coalesce(quote_literal(name), 'NULL')
+      using errcode = '22023',
+            hint = 'use lower-case letters, digits, ''.'', ''-'' and ''_'' (up to 63 characters)';
+  end if;
+  -- The no-op update makes RETURNING give the id of a name used before.
+  return query
+    insert into auth.users as u (email)
+    values (name || '@local.genvault')
+    on conflict (email) do update set email = excluded.email
+    returning u.id, u.email;
+end
+$$;
+comment on function auth.genvault_local_user(text) is
+  'Signs up (or finds) the local user NAME as NAME@local.genvault; owner only, plain PostgreSQL only.';
+
+revoke all on function auth.genvault_local_user(text) from public, anon, authenticated, service_role;

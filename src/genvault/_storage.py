@@ -4,7 +4,7 @@ Paths are ``<user_id>/<file>``: the first folder is always the owner, which is
 what the database's path check and Supabase Storage's folder policies enforce.
 The local store names files by the SHA-256 of their bytes (identical images are
 kept once per user); Supabase Storage names them by generation id
-(see :mod:`genvault._hosted`).
+(see :mod:`genvault._hosted_storage`).
 """
 
 from __future__ import annotations

@@ -3,6 +3,11 @@
 The direct transport acts as a user only after this module has verified the
 user's token, exactly as PostgREST would: a forged, expired, unsigned
 (``alg=none``) or malformed token is refused before any SQL runs.
+
+A local session needs no token at all: its claims are made here, by the process
+that acts on them (:func:`local_claims`). PyJWT (and the cryptography it loads)
+is therefore imported only where a token is really signed or checked, so that a
+local command starts without it.
 """
 
 from __future__ import annotations
@@ -14,16 +19,17 @@ import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-import jwt
+from typing import TYPE_CHECKING, Any
 
 from genvault._exceptions import NotSignedIn, SessionExpired
-from genvault._jwks import SigningKeys
 
-__all__ = ["TokenVerifier", "claims_json", "local_secret", "mint_token"]
+if TYPE_CHECKING:
+    from genvault._jwks import SigningKeys
+
+__all__ = ["TokenVerifier", "claims_json", "local_claims", "local_secret", "mint_token"]
 
 _ASYMMETRIC = ["ES256", "RS256", "EdDSA"]
+_SIGN_IN_AGAIN = "sign in again with `gen login`"
 
 
 class TokenVerifier:
@@ -53,6 +59,8 @@ class TokenVerifier:
 
     def verify(self, token: str) -> dict[str, Any]:
         """The verified claims of ``token``; raises NotSignedIn or SessionExpired."""
+        import jwt
+
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as exc:
@@ -87,19 +95,17 @@ class TokenVerifier:
             raise SessionExpired("the session has expired") from exc
         except jwt.InvalidTokenError as exc:
             raise NotSignedIn(f"the access token was refused: {exc}") from exc
-        try:
-            uuid.UUID(str(claims["sub"]))
-        except ValueError as exc:
-            raise NotSignedIn("the access token's subject is not a user id") from exc
+        _check_subject(claims["sub"], "the access token's subject is not a user id")
         if claims.get("role") != "authenticated":
             raise NotSignedIn("the access token is not a signed-in user's token")
         return claims
 
 
-def mint_token(secret: str, *, sub: str, email: str | None = None, ttl: int = 3600) -> str:
-    """An HS256 access token shaped like Supabase Auth's, for a local user."""
+def local_claims(sub: str, *, email: str | None = None, ttl: int = 3600) -> dict[str, Any]:
+    """The claims of a local user's access, shaped like Supabase Auth's."""
+    _check_subject(sub, "the saved session does not name a user id", hint=_SIGN_IN_AGAIN)
     now = int(time.time())
-    claims = {
+    return {
         "sub": sub,
         "email": email,
         "role": "authenticated",
@@ -108,7 +114,21 @@ def mint_token(secret: str, *, sub: str, email: str | None = None, ttl: int = 36
         "exp": now + ttl,
         "iss": "genvault-local",
     }
-    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def mint_token(secret: str, *, sub: str, email: str | None = None, ttl: int = 3600) -> str:
+    """An HS256 access token shaped like Supabase Auth's, for a local user."""
+    import jwt
+
+    return jwt.encode(local_claims(sub, email=email, ttl=ttl), secret, algorithm="HS256")
+
+
+def _check_subject(sub: Any, message: str, *, hint: str | None = None) -> None:
+    """Refuse a subject that is not a user id, before it reaches any SQL."""
+    try:
+        uuid.UUID(str(sub))
+    except ValueError as exc:
+        raise NotSignedIn(message, hint=hint) from exc
 
 
 def local_secret(path: Path) -> str:
