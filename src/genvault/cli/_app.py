@@ -22,10 +22,15 @@ from genvault.cli import (
     _create,
     _db,
     _doctor,
-    _history,
+    _export,
+    _link,
+    _listing,
     _organise,
-    _sharing,
+    _share,
+    _shared,
+    _show,
     _templates,
+    _trash,
     _ui,
 )
 from genvault.cli._context import State
@@ -143,23 +148,26 @@ def _root(
 
 
 app.add_typer(_create.app)
-app.add_typer(_history.app)
+app.add_typer(_listing.app)
+app.add_typer(_show.app)
+app.add_typer(_trash.app)
+app.add_typer(_export.app)
 _gallery = typer.Typer()
-_gallery.command("ui", rich_help_panel="History")(_ui.ui)
+_gallery.command("ui")(_ui.ui)
 app.add_typer(_gallery)
-app.add_typer(_organise.trash_app, name="trash", rich_help_panel=_organise.PANEL)
+app.add_typer(_trash.trash_app, name="trash")
 app.add_typer(_organise.app)
-app.add_typer(_organise.collection_app, name="collection", rich_help_panel=_organise.PANEL)
-app.add_typer(_templates.template_app, name="template", rich_help_panel=_organise.PANEL)
-app.add_typer(_sharing.share_app, name="share", rich_help_panel=_sharing.PANEL)
-app.add_typer(_sharing.app)
-app.add_typer(_sharing.shared_app, name="shared", rich_help_panel=_sharing.PANEL)
-app.add_typer(_sharing.link_app, name="link", rich_help_panel=_sharing.PANEL)
+app.add_typer(_organise.collection_app, name="collection")
+app.add_typer(_templates.template_app, name="template")
+app.add_typer(_share.share_app, name="share")
+app.add_typer(_share.app)
+app.add_typer(_shared.shared_app, name="shared")
+app.add_typer(_link.link_app, name="link")
 app.add_typer(_account.app)
-app.add_typer(_account.account_app, name="account", rich_help_panel="Account")
+app.add_typer(_account.account_app, name="account")
 app.add_typer(_doctor.app)
-app.add_typer(_db.app, name="db", rich_help_panel="Operators")
-app.add_typer(_admin.app, name="admin", rich_help_panel="Operators")
+app.add_typer(_db.app, name="db")
+app.add_typer(_admin.app, name="admin")
 
 
 def main() -> None:
