@@ -4,6 +4,7 @@ Each command group lives in its own module with its own Typer app, joined here
 with ``add_typer``. Commands parse, call the library and render; they let
 genvault's errors rise. :class:`_Edge` turns them into one red line, a hint and
 exit code 1, in this one place. Usage errors stay Typer's own (exit code 2).
+`gen --help` lists the commands under the headings of :data:`SECTIONS`.
 """
 
 from __future__ import annotations
@@ -35,7 +36,17 @@ from genvault.cli import (
 )
 from genvault.cli._context import State
 
-__all__ = ["app", "main"]
+__all__ = ["SECTIONS", "app", "main"]
+
+SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("History", ("create", "list", "search", "show", "open", "download", "delete", "export", "ui")),
+    ("Organising", ("trash", "restore", "star", "unstar", "tag", "tags", "collection", "template")),
+    ("Sharing", ("share", "unshare", "shared", "link")),
+    ("Account", ("login", "logout", "whoami", "credits", "stats", "account", "doctor")),
+    ("Operators", ("db", "admin")),
+)
+"""The headings of `gen --help` and the commands under each, in order. A command
+missing here is still listed, under "Other commands"."""
 
 
 class _Edge(TyperGroup):
@@ -65,6 +76,27 @@ class _Edge(TyperGroup):
                 "this is a bug in genvault; run again with --debug to see where it happened",
                 exc,
             )
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The commands under the headings of :data:`SECTIONS`, aligned as one list."""
+        shown: dict[str, Any] = {}
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                shown[name] = command
+        if not shown:
+            return
+        width = max(len(name) for name in shown)
+        limit = formatter.width - 6 - width  # as Typer's own list: short help cut alike
+        for title, names in (*SECTIONS, ("Other commands", tuple(shown))):
+            rows = [
+                (name.ljust(width), shown.pop(name).get_short_help_str(limit))
+                for name in names
+                if name in shown
+            ]
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
 
 
 def _fail(ctx: Any, message: str, hint: str | None, exc: BaseException) -> None:
