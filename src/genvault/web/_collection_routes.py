@@ -1,11 +1,14 @@
 """The gallery's collections: named groups of the user's images.
 
-GET    /collections                     list, create, rename, delete
-POST   /collections                     create (name=...)
-POST   /collections/{id}/rename         rename (name=...)
-POST   /collections/{id}/delete         delete (confirmed=yes); its images stay
-POST   /collections/{id}/add            put an image in it (generation_id=...)
-POST   /collections/{id}/remove         take an image out (generation_id=...)
+    GET    /collections                     list, create, rename, delete
+    POST   /collections                     create (name=...)
+    POST   /collections/{id}/rename         rename (name=...)
+    POST   /collections/{id}/delete         delete (confirmed=yes); its images stay
+    POST   /collections/{id}/add            put an image in it (generation_id=...)
+    POST   /collections/{id}/remove         take an image out (generation_id=...)
+
+A plain form that deletes a collection gets a confirm page first (the page's
+script asks the user itself); the collection's images stay in the history.
 """
 
 from __future__ import annotations

@@ -1,7 +1,10 @@
 """What others shared with the user, read-only.
 
-GET    /shared, /shared/cards           the images, and their next pages as HTML
-GET    /shared/images/{id}[/thumb]      one of those images
+    GET    /shared, /shared/cards           the images, and their next pages as HTML
+    GET    /shared/images/{id}[/thumb]      one of those images
+
+The browser keeps no copy of a shared image (no-store): a share can end at
+any time.
 """
 
 from __future__ import annotations

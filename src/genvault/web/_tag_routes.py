@@ -1,8 +1,11 @@
 """The gallery's stars and tags on one image.
 
-POST   /generations/{id}/star           star or unstar (starred=1|0)
-POST   /generations/{id}/tags           add tags (tags="a, b")
-POST   /generations/{id}/untag          remove one tag (tag=...)
+    POST   /generations/{id}/star           star or unstar (starred=1|0)
+    POST   /generations/{id}/tags           add tags (tags="a, b")
+    POST   /generations/{id}/untag          remove one tag (tag=...)
+
+Each answers the page's script with JSON, and a plain form with a redirect
+back to where it was sent from.
 """
 
 from __future__ import annotations
