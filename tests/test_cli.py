@@ -83,6 +83,42 @@ def test_every_command_and_option_has_help(gen: Gen) -> None:
         assert first_line in " ".join(result.stdout.split()), path
 
 
+def test_help_lists_every_command_once_under_its_heading(gen: Gen) -> None:
+    import typer.main
+
+    text = gen("--help").stdout
+    sections: dict[str, list[str]] = {}
+    helps: dict[str, str] = {}
+    columns = set()
+    heading = None
+    for line in text[text.index("\n\n", text.index("Options:")) :].splitlines():
+        if re.fullmatch(r"[A-Z][a-z ]+:", line):
+            heading = line[:-1]
+            sections[heading] = []
+        elif heading is not None and (found := re.fullmatch(r"  ([a-z-]+)( +)(.*)", line)):
+            sections[heading].append(found[1])
+            helps[found[1]] = found[3]
+            columns.add(len(found[1]) + len(found[2]))
+        elif not line:
+            heading = None
+    assert sections == {
+        "History": [
+            "create", "list", "search", "show", "open", "download", "delete", "export", "ui",
+        ],
+        "Organising": [
+            "trash", "restore", "star", "unstar", "tag", "tags", "collection", "template",
+        ],
+        "Sharing": ["share", "unshare", "shared", "link"],
+        "Account": ["login", "logout", "whoami", "credits", "stats", "account", "doctor"],
+        "Operators": ["db", "admin"],
+    }  # fmt: skip
+    assert len(columns) == 1  # one list, split by headings: the help texts line up
+    root: Any = typer.main.get_command(app)
+    assert sorted(helps) == sorted(root.commands)
+    for name, shown in helps.items():
+        assert root.commands[name].help.startswith(shown.removesuffix("...")), name
+
+
 def test_usage_errors_exit_with_2(gen: Gen) -> None:
     assert "No such command" in gen("bogus", code=2).stderr
     gen("list", "--limit", "0", code=2)

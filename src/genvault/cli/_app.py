@@ -4,6 +4,7 @@ Each command group lives in its own module with its own Typer app, joined here
 with ``add_typer``. Commands parse, call the library and render; they let
 genvault's errors rise. :class:`_Edge` turns them into one red line, a hint and
 exit code 1, in this one place. Usage errors stay Typer's own (exit code 2).
+`gen --help` lists the commands under the headings of :data:`SECTIONS`.
 """
 
 from __future__ import annotations
@@ -22,15 +23,30 @@ from genvault.cli import (
     _create,
     _db,
     _doctor,
-    _history,
+    _export,
+    _link,
+    _listing,
     _organise,
-    _sharing,
+    _share,
+    _shared,
+    _show,
     _templates,
+    _trash,
     _ui,
 )
 from genvault.cli._context import State
 
-__all__ = ["app", "main"]
+__all__ = ["SECTIONS", "app", "main"]
+
+SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("History", ("create", "list", "search", "show", "open", "download", "delete", "export", "ui")),
+    ("Organising", ("trash", "restore", "star", "unstar", "tag", "tags", "collection", "template")),
+    ("Sharing", ("share", "unshare", "shared", "link")),
+    ("Account", ("login", "logout", "whoami", "credits", "stats", "account", "doctor")),
+    ("Operators", ("db", "admin")),
+)
+"""The headings of `gen --help` and the commands under each, in order. A command
+missing here is still listed, under "Other commands"."""
 
 
 class _Edge(TyperGroup):
@@ -60,6 +76,27 @@ class _Edge(TyperGroup):
                 "this is a bug in genvault; run again with --debug to see where it happened",
                 exc,
             )
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The commands under the headings of :data:`SECTIONS`, aligned as one list."""
+        shown: dict[str, Any] = {}
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                shown[name] = command
+        if not shown:
+            return
+        width = max(len(name) for name in shown)
+        limit = formatter.width - 6 - width  # as Typer's own list: short help cut alike
+        for title, names in (*SECTIONS, ("Other commands", tuple(shown))):
+            rows = [
+                (name.ljust(width), shown.pop(name).get_short_help_str(limit))
+                for name in names
+                if name in shown
+            ]
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
 
 
 def _fail(ctx: Any, message: str, hint: str | None, exc: BaseException) -> None:
@@ -143,23 +180,26 @@ def _root(
 
 
 app.add_typer(_create.app)
-app.add_typer(_history.app)
+app.add_typer(_listing.app)
+app.add_typer(_show.app)
+app.add_typer(_trash.app)
+app.add_typer(_export.app)
 _gallery = typer.Typer()
-_gallery.command("ui", rich_help_panel="History")(_ui.ui)
+_gallery.command("ui")(_ui.ui)
 app.add_typer(_gallery)
-app.add_typer(_organise.trash_app, name="trash", rich_help_panel=_organise.PANEL)
+app.add_typer(_trash.trash_app, name="trash")
 app.add_typer(_organise.app)
-app.add_typer(_organise.collection_app, name="collection", rich_help_panel=_organise.PANEL)
-app.add_typer(_templates.template_app, name="template", rich_help_panel=_organise.PANEL)
-app.add_typer(_sharing.share_app, name="share", rich_help_panel=_sharing.PANEL)
-app.add_typer(_sharing.app)
-app.add_typer(_sharing.shared_app, name="shared", rich_help_panel=_sharing.PANEL)
-app.add_typer(_sharing.link_app, name="link", rich_help_panel=_sharing.PANEL)
+app.add_typer(_organise.collection_app, name="collection")
+app.add_typer(_templates.template_app, name="template")
+app.add_typer(_share.share_app, name="share")
+app.add_typer(_share.app)
+app.add_typer(_shared.shared_app, name="shared")
+app.add_typer(_link.link_app, name="link")
 app.add_typer(_account.app)
-app.add_typer(_account.account_app, name="account", rich_help_panel="Account")
+app.add_typer(_account.account_app, name="account")
 app.add_typer(_doctor.app)
-app.add_typer(_db.app, name="db", rich_help_panel="Operators")
-app.add_typer(_admin.app, name="admin", rich_help_panel="Operators")
+app.add_typer(_db.app, name="db")
+app.add_typer(_admin.app, name="admin")
 
 
 def main() -> None:

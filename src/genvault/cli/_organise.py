@@ -1,129 +1,35 @@
-"""Organising the history: trash, stars, tags, collections and prompt templates."""
+"""Organising the history: stars, tags and collections.
 
-from typing import TYPE_CHECKING, Annotated, Any
+The trash is in :mod:`genvault.cli._trash`, prompt templates in
+:mod:`genvault.cli._templates`.
+"""
+
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.text import Text
 
 from genvault._exceptions import InvalidInput
-from genvault.cli._context import JsonOpt, State, confirm, default_command_group, state
-from genvault.cli._history import BeforeOpt, LimitOpt, find_page, show_page
-from genvault.cli._ids import find_generations, sort_out_generations
+from genvault.cli._context import JsonOpt, State, state
+from genvault.cli._history import BeforeOpt, IdsArg, LimitOpt, find_page, show_page
+from genvault.cli._ids import find_generations
 from genvault.cli._render import local_time, plain_table, plural
 
 if TYPE_CHECKING:
-    from genvault import Generation, GenerationsRepo
+    from genvault import GenerationsRepo
 
-__all__ = ["app", "collection_app", "quoted", "trash_app"]
-
-PANEL = "Organise"
+__all__ = ["app", "collection_app", "quoted"]
 
 app = typer.Typer()
-trash_app = typer.Typer(
-    cls=default_command_group("list"),
-    help="What you deleted, kept for 30 days: `gen trash` lists it, `gen trash empty` "
-    "deletes it for good.",
-)
 collection_app = typer.Typer(
     help="Named groups of your images (an image can be in several).", no_args_is_help=True
 )
 
-IdsArg = Annotated[
-    list[str],
-    typer.Argument(metavar="ID...", help="Generation ids (or 8+ character prefixes)."),
-]
 CollectionArg = Annotated[str, typer.Argument(metavar="NAME", help="The collection's name.")]
 
 
 def _generations(st: State) -> "GenerationsRepo":
     return st.ready_client().generations
-
-
-# -- trash -------------------------------------------------------------------------
-
-
-@trash_app.command("list")
-def trash_list(
-    ctx: typer.Context,
-    limit: LimitOpt = 20,
-    before: BeforeOpt = None,
-    every: Annotated[bool, typer.Option("--all", help="Everything in the trash.")] = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """What is in the trash (the default of `gen trash`), newest first."""
-    from genvault import HistoryFilter
-
-    st = state(ctx)
-    where = HistoryFilter(trash=True)
-    page = find_page(_generations(st), where, limit=limit, before=before, every=every)
-    again = ["trash"] + (["--limit", str(limit)] if limit != 20 else [])
-    empty = "the trash is empty" if before is None else "nothing more in the trash"
-    show_page(st, page, as_json=as_json, again=again, empty=empty, trashed=True)
-    if page.items and not as_json and page.next_cursor is None:
-        st.output.hint("restore with: gen restore ID; delete for good with: gen trash empty")
-
-
-def _all_trash(repo: "GenerationsRepo") -> "list[Generation]":
-    from genvault import HistoryFilter
-
-    return find_page(repo, HistoryFilter(trash=True), limit=1, before=None, every=True).items
-
-
-@trash_app.command("empty")
-def trash_empty(
-    ctx: typer.Context,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """Delete everything in the trash for good, with the stored images (asks first)."""
-    st = state(ctx)
-    out = st.output
-    repo = _generations(st)
-    if not yes:
-        waiting = len(_all_trash(repo))
-        if waiting and not confirm(
-            out, f"Delete the {plural(waiting, 'generation')} in the trash for good?"
-        ):
-            out.note("nothing was deleted")
-            raise typer.Exit(1)
-    removed = repo.empty_trash()
-    if as_json:
-        out.json({"deleted": removed})
-    elif removed:
-        out.out.print(f"deleted {plural(removed, 'generation')} from the trash for good")
-    else:
-        out.hint("the trash is empty")
-
-
-@app.command(rich_help_panel=PANEL)
-def restore(ctx: typer.Context, generation_ids: IdsArg, as_json: JsonOpt = False) -> None:
-    """Bring generations back from the trash into the history.
-
-    Reports each id; exits with 1 when any id was not found.
-    """
-    st = state(ctx)
-    out = st.output
-    repo = _generations(st)
-    found, missing = sort_out_generations(repo, generation_ids, scope="any")
-    trashed = [g.id for g in found if g.trashed_at is not None]
-    back = set(repo.restore(trashed)) if trashed else set()
-    report: list[dict[str, Any]] = [
-        {"id": g.id, "restored": g.id in back or g.trashed_at is None} for g in found
-    ]
-    report += [{"id": value, "restored": False} for value in missing]
-    if as_json:
-        out.json(report)
-    else:
-        already = {g.id for g in found if g.trashed_at is None}
-        for row in report:
-            if not row["restored"]:
-                out.out.print(Text(f"not found {row['id']}", style="red"))
-            elif row["id"] in already:
-                out.out.print(Text(f"restored  {row['id']} (it was not in the trash)"))
-            else:
-                out.out.print(Text(f"restored  {row['id']}"))
-    if any(not row["restored"] for row in report):
-        raise typer.Exit(1)
 
 
 # -- stars and tags -------------------------------------------------------------------
@@ -143,13 +49,13 @@ def _star(ctx: typer.Context, values: list[str], *, starred: bool, as_json: bool
         st.output.out.print(Text(f"{verb} {row['id']}"))
 
 
-@app.command(rich_help_panel=PANEL)
+@app.command()
 def star(ctx: typer.Context, generation_ids: IdsArg, as_json: JsonOpt = False) -> None:
     """Star generations (`gen list --starred` shows only those)."""
     _star(ctx, generation_ids, starred=True, as_json=as_json)
 
 
-@app.command(rich_help_panel=PANEL)
+@app.command()
 def unstar(ctx: typer.Context, generation_ids: IdsArg, as_json: JsonOpt = False) -> None:
     """Take the star off generations."""
     _star(ctx, generation_ids, starred=False, as_json=as_json)
@@ -162,7 +68,7 @@ def _tag_list(values: list[str] | None) -> list[str]:
     return _validate.tags(names) if names else []
 
 
-@app.command(rich_help_panel=PANEL)
+@app.command()
 def tag(
     ctx: typer.Context,
     generation_ids: IdsArg,
@@ -219,7 +125,7 @@ def tag(
         )
 
 
-@app.command(rich_help_panel=PANEL)
+@app.command()
 def tags(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Your tags, most used first, with how many images carry each."""
     st = state(ctx)

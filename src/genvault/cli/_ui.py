@@ -4,8 +4,6 @@ The page acts as the user signed in on the current profile, so it listens on
 the loopback address alone and answers only requests that name it there.
 """
 
-import socket
-import webbrowser
 from typing import Annotated
 
 import typer
@@ -35,6 +33,9 @@ def ui(
         raise typer.BadParameter("the gallery listens on this machine only", param_hint="--host")
     st = state(ctx)
     output = st.output
+
+    import socket
+    import webbrowser
 
     import uvicorn
 

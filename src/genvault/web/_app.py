@@ -16,8 +16,10 @@ database's business; nothing here filters rows.
     GET    /images/{id}               the full image (?download=1 to save it)
     GET    /images/{id}/thumb         its thumbnail
 
-Stars, tags, the trash, collections, sharing and public links are in
-:mod:`genvault.web._organise_routes`.
+Stars and tags, the trash, collections, what others shared and public links
+have a module each: :mod:`~genvault.web._tag_routes`,
+:mod:`~genvault.web._trash_routes`, :mod:`~genvault.web._collection_routes`,
+:mod:`~genvault.web._shared_routes` and :mod:`~genvault.web._link_routes`.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from genvault._client import Client
@@ -56,10 +58,15 @@ from genvault.web._base import (
     local_path,
     when,
 )
+from genvault.web._collection_routes import CollectionRoutes
 from genvault.web._filters import SORT_LABELS, Filters
 from genvault.web._guard import Guard
-from genvault.web._organise_routes import DEFAULT_EXPIRY, EXPIRIES, Organiser
+from genvault.web._link_routes import DEFAULT_EXPIRY, EXPIRIES, LinkRoutes
+from genvault.web._routes import Routes
+from genvault.web._shared_routes import SharedRoutes
+from genvault.web._tag_routes import TagRoutes
 from genvault.web._text import Utf8Only
+from genvault.web._trash_routes import TrashRoutes
 
 __all__ = ["build_app"]
 
@@ -90,12 +97,21 @@ class _History:
     collections: list[Collection]
 
 
-class _Gallery:
-    """Generate, History and the images, bound to one Client and one CSRF token."""
+class _Gallery(Routes):
+    """Generate, History and the images."""
 
-    def __init__(self, vault: Vault, pages: Pages) -> None:
-        self.vault = vault
-        self.pages = pages
+    def routes(self) -> list[BaseRoute]:
+        get, post = ["GET"], ["POST"]
+        return [
+            Route("/", self.generate_page, methods=get),
+            Route("/history", self.history_page, methods=get),
+            Route("/history/cards", self.history_cards, methods=get),
+            Route("/generate", self.generate, methods=post),
+            Route("/generations/{id}", self.delete, methods=["DELETE"]),
+            Route("/generations/{id}/delete", self.delete_form, methods=post),
+            Route("/images/{id}", self.image, methods=get),
+            Route("/images/{id}/thumb", self.thumbnail, methods=get),
+        ]
 
     # -- pages ---------------------------------------------------------------
     async def generate_page(self, request: Request) -> Response:
@@ -287,20 +303,9 @@ class _Gallery:
 def build_app(client: Client, token: str) -> Starlette:
     """The gallery for ``client``'s signed-in user, guarded by ``token``."""
     vault, pages = Vault(client), Pages(token)
-    gallery = _Gallery(vault, pages)
-    organiser = Organiser(vault, pages)
-    routes = [
-        Route("/", gallery.generate_page, methods=["GET"]),
-        Route("/history", gallery.history_page, methods=["GET"]),
-        Route("/history/cards", gallery.history_cards, methods=["GET"]),
-        Route("/generate", gallery.generate, methods=["POST"]),
-        Route("/generations/{id}", gallery.delete, methods=["DELETE"]),
-        Route("/generations/{id}/delete", gallery.delete_form, methods=["POST"]),
-        Route("/images/{id}", gallery.image, methods=["GET"]),
-        Route("/images/{id}/thumb", gallery.thumbnail, methods=["GET"]),
-        *organiser.routes(),
-        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
-    ]
+    groups = (_Gallery, TagRoutes, TrashRoutes, CollectionRoutes, SharedRoutes, LinkRoutes)
+    routes = [route for group in groups for route in group(vault, pages).routes()]
+    routes.append(Mount("/static", StaticFiles(directory=HERE / "static"), name="static"))
     return Starlette(
         routes=routes,
         middleware=[Middleware(Guard, token=token), Middleware(Utf8Only, on_error=pages.on_error)],
