@@ -1,16 +1,17 @@
 -- =============================================================================
--- genvault: image storage, the history of each user's generations.
+-- genvault: generations, the history of each user's images.
 --
 -- Paste this into the Supabase SQL editor after credits.sql (or run
 -- `gen db migrate`). Idempotent: applying it again changes nothing.
 --
 -- Every row belongs to one user, and Row Level Security lets each signed-in
--- user see and change only their own rows, whichever way they reach the
--- database. The functions at the end are what the genvault library calls;
--- the read functions run with the caller's rights, so RLS applies to them too.
+-- user see only their own rows, whichever way they reach the database. The
+-- functions at the end are what the genvault library calls; the read
+-- functions run with the caller's rights, so RLS applies to them too.
+--
+-- Search (search_generations, find_generations) lives in organising.sql, its
+-- index in history_at_scale.sql.
 -- =============================================================================
-
-create extension if not exists pg_trgm with schema extensions;
 
 -- -----------------------------------------------------------------------------
 -- Path rule used by the table's checks
@@ -43,6 +44,8 @@ create table if not exists public.user_generations (
   thumbnail_url text,
   image_bytes bigint,
   image_sha256 text,
+  starred boolean not null default false,
+  trashed_at timestamptz,
   constraint user_generations_prompt_length
     check (length(btrim(prompt)) between 1 and 2000),
   constraint user_generations_image_url_shape
@@ -72,6 +75,11 @@ comment on column public.user_generations.image_bytes is
   'Size of the stored image in bytes: storage estimates and export progress.';
 comment on column public.user_generations.image_sha256 is
   'SHA-256 of the stored image: exports verify and resume against it.';
+comment on column public.user_generations.starred is
+  'A favourite of its owner: can be listed on its own or first.';
+comment on column public.user_generations.trashed_at is
+  'When its owner moved it to the trash; NULL while it is in the history. History, '
+  'search and statistics leave trashed rows out; after 30 days a purge removes them.';
 
 -- -----------------------------------------------------------------------------
 -- Indexes
@@ -82,43 +90,24 @@ comment on index public.user_generations_user_created_idx is
   'History pages: "my newest first", paged by (created_at, id) keyset. Also the '
   'index the RLS filter on user_id uses.';
 
-create index if not exists user_generations_prompt_trgm_idx
-  on public.user_generations using gin (prompt extensions.gin_trgm_ops);
-comment on index public.user_generations_prompt_trgm_idx is
-  'Case-insensitive substring search (ILIKE ''%term%'') on prompts. A b-tree cannot '
-  'serve a leading wildcard; trigrams can for terms of 3 or more characters.';
-
--- Search picks its plan by how common the term is (see search_generations), so
--- the planner needs good estimates for ILIKE '%term%' on prompts. These come from
--- the column's sample of most common values and histogram: with the default 100
--- entries, terms found in a few percent of 2,000,000 prompts were estimated 4 to
--- 14 times too rare, and the planner read thousands of rows through the trigram
--- index where walking the user's newest rows would have stopped after a few
--- hundred. 1000 entries keep those estimates within about 10%, for a larger
--- ANALYZE sample (300,000 rows) and a fraction of a millisecond more planning.
-alter table public.user_generations alter column prompt set statistics 1000;
+-- genvault_unreferenced_paths (on delete and retention clean-up) and
+-- referenced_paths (the storage sweep) look rows up by the exact path. Hash
+-- indexes answer equality only, which is all these questions ask, in a
+-- fraction of the size of a b-tree over paths of 80-odd characters.
+create index if not exists user_generations_image_url_idx
+  on public.user_generations using hash (image_url);
+comment on index public.user_generations_image_url_idx is
+  'Which rows use this stored image: delete and clean-up keep files still in use.';
+create index if not exists user_generations_thumbnail_url_idx
+  on public.user_generations using hash (thumbnail_url);
+comment on index public.user_generations_thumbnail_url_idx is
+  'Which rows use this stored thumbnail: delete and clean-up keep files still in use.';
 
 -- -----------------------------------------------------------------------------
--- updated_at
+-- updated_at (genvault_touch_updated_at is in credits.sql)
 -- -----------------------------------------------------------------------------
-create or replace function public.genvault_touch_updated_at() returns trigger
-language plpgsql
-set search_path = ''
-as $$
-begin
-  new.updated_at := now();
-  return new;
-end
-$$;
-comment on function public.genvault_touch_updated_at() is
-  'Trigger: keeps updated_at equal to the time of the last change.';
-
 create or replace trigger user_generations_touch_updated_at
   before update on public.user_generations
-  for each row execute function public.genvault_touch_updated_at();
-
-create or replace trigger user_credits_touch_updated_at
-  before update on public.user_credits
   for each row execute function public.genvault_touch_updated_at();
 
 -- -----------------------------------------------------------------------------
@@ -210,6 +199,7 @@ begin
     select g.*
       from public.user_generations g
      where g.user_id = me
+       and g.trashed_at is null
        and (before_created_at is null
             or (g.created_at, g.id) < (before_created_at, coalesce(before_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)))
      order by g.created_at desc, g.id desc
@@ -217,70 +207,7 @@ begin
 end
 $$;
 comment on function public.list_generations(integer, timestamptz, uuid) is
-  'One page of the caller''s history, newest first (keyset paging).';
-
-create or replace function public.search_generations(
-  search_text text,
-  page_size integer default 50,
-  before_created_at timestamptz default null,
-  before_id uuid default null
-) returns setof public.user_generations
-language plpgsql stable security definer
-set search_path = ''
-as $$
-declare
-  me text := public.genvault_require_user();
-  pattern text;
-  caller_work_mem text := current_setting('work_mem');
-begin
-  if search_text is null or length(btrim(search_text)) = 0 then
-    raise exception 'search text must not be empty' using errcode = '22023';
-  end if;
-  if length(search_text) > 2000 then
-    raise exception 'search text must be at most 2000 characters' using errcode = '22023';
-  end if;
-  -- 1001: a page of up to 1000 plus the one look-ahead row that tells a client
-  -- whether another page follows.
-  if page_size is null or page_size not between 1 and 1001 then
-    raise exception 'page size must be between 1 and 1000' using errcode = '22023';
-  end if;
-  -- The user's text is matched literally: \, % and _ are escaped.
-  pattern := '%' || replace(replace(replace(btrim(search_text), '\', '\\'), '%', '\%'), '_', '\_') || '%';
-
-  -- Why SECURITY DEFINER. Under Row Level Security PostgreSQL applies the policy
-  -- before any condition that is not leakproof, and ILIKE is not: it cannot be
-  -- an index condition, so a user's search could only walk all of their rows
-  -- (0.6 s for a term absent from 100,000 prompts). Running as the table's
-  -- owner, the search may use the trigram index. The price is that RLS does not
-  -- guard this one statement: the "g.user_id = me" below is what keeps it to the
-  -- caller's rows, with me taken from the request's verified claims exactly as
-  -- the policy takes it, and the function is granted to authenticated only.
-  --
-  -- The statement is planned for each term (EXECUTE): how common the term is
-  -- decides between walking the caller's newest rows until a page is full and
-  -- combining the trigram index with the (user_id, created_at, id) index. The
-  -- larger work_mem keeps that combination exact for a user with 100,000 rows
-  -- instead of degrading to whole pages to recheck; it lasts for this
-  -- statement only.
-  perform set_config('work_mem', '32MB', true);
-  return query execute
-    'select g.*
-       from public.user_generations g
-      where g.user_id = $1
-        and g.prompt ilike $2
-        and ($3::timestamptz is null
-             or (g.created_at, g.id) < ($3, coalesce($4, ''ffffffff-ffff-ffff-ffff-ffffffffffff''::uuid)))
-      order by g.created_at desc, g.id desc
-      limit $5'
-    using me, pattern, before_created_at, before_id, page_size;
-  perform set_config('work_mem', caller_work_mem, true);
-end
-$$;
-comment on function public.search_generations(text, integer, timestamptz, uuid) is
-  'Case-insensitive substring search over the caller''s prompts, newest first, '
-  'with the same keyset paging as list_generations. %, _ and \ match literally. '
-  'SECURITY DEFINER so that the trigram index can serve it (ILIKE is not '
-  'leakproof); it filters on the caller''s user id itself.';
+  'One page of the caller''s history (not the trash), newest first (keyset paging).';
 
 create or replace function public.get_generation(generation_id uuid)
 returns setof public.user_generations
@@ -362,14 +289,21 @@ create or replace function public.genvault_unreferenced_paths(
 language sql stable
 set search_path = ''
 as $$
+  -- One lookup per column, each served by its hash index: "image_url = path or
+  -- thumbnail_url = path" left the planner free to read the owner's whole
+  -- history instead (it did, on a small table, even with the hash indexes).
   select coalesce(array_agg(distinct p.path), '{}')
     from unnest(paths) as p(path)
    where p.path is not null
      and p.path !~ '^https://'
      and not exists (select from public.user_generations o
-                      where o.user_id = owner
-                        and not (o.id = any (excluding))
-                        and (o.image_url = p.path or o.thumbnail_url = p.path))
+                      where o.image_url = p.path
+                        and o.user_id = owner
+                        and not (o.id = any (excluding)))
+     and not exists (select from public.user_generations o
+                      where o.thumbnail_url = p.path
+                        and o.user_id = owner
+                        and not (o.id = any (excluding)))
 $$;
 comment on function public.genvault_unreferenced_paths(text, text[], uuid[]) is
   'Of these stored paths of owner, those no row outside `excluding` refers to.';
@@ -410,11 +344,15 @@ returns table (path text)
 language sql stable
 set search_path = ''
 as $$
+  -- One lookup per column, as in genvault_unreferenced_paths.
   select p.path
     from unnest(paths) as p(path)
    where exists (select from public.user_generations g
-                  where g.user_id = public.genvault_require_user()
-                    and (g.image_url = p.path or g.thumbnail_url = p.path))
+                  where g.image_url = p.path
+                    and g.user_id = public.genvault_require_user())
+      or exists (select from public.user_generations g
+                  where g.thumbnail_url = p.path
+                    and g.user_id = public.genvault_require_user())
 $$;
 comment on function public.referenced_paths(text[]) is
   'Which of these stored paths a row of the caller still points at: lets a '
@@ -452,10 +390,8 @@ grant all on public.user_generations to service_role;
 revoke execute on function
   public.genvault_is_owned_path(text, text),
   public.genvault_unreferenced_paths(text, text[], uuid[]),
-  public.genvault_touch_updated_at(),
   public.genvault_freeze_provenance(),
   public.list_generations(integer, timestamptz, uuid),
-  public.search_generations(text, integer, timestamptz, uuid),
   public.get_generation(uuid),
   public.record_generation(uuid, text, text, text, jsonb, text, bigint, text),
   public.delete_generations(uuid[]),
@@ -469,7 +405,6 @@ grant execute on function public.genvault_is_owned_path(text, text) to service_r
 
 grant execute on function
   public.list_generations(integer, timestamptz, uuid),
-  public.search_generations(text, integer, timestamptz, uuid),
   public.get_generation(uuid),
   public.record_generation(uuid, text, text, text, jsonb, text, bigint, text),
   public.delete_generations(uuid[]),
