@@ -7,7 +7,9 @@
 -- Every row belongs to one user, and Row Level Security lets each signed-in
 -- user see only their own rows, whichever way they reach the database. The
 -- functions at the end are what the genvault library calls; the read
--- functions run with the caller's rights, so RLS applies to them too.
+-- functions run with the caller's rights, so RLS applies to them too. The
+-- rule every prompt must pass lives here too (check_prompt), and every
+-- function that writes a prompt applies it.
 --
 -- Search (search_generations, find_generations) lives in organising.sql, its
 -- index in history_at_scale.sql.
@@ -165,6 +167,97 @@ create or replace trigger user_generations_freeze_provenance
   for each row execute function public.genvault_freeze_provenance();
 
 -- -----------------------------------------------------------------------------
+-- The prompt rule
+-- -----------------------------------------------------------------------------
+
+-- White space at either end of a prompt or a tag is what Python's str.strip()
+-- removes (every Unicode space, line and paragraph separator, and the ASCII
+-- separators 0x1C to 0x1F), so that the library and the database trim alike.
+create or replace function public.genvault_trim(value text) returns text
+language sql immutable parallel safe
+set search_path = ''
+as $$
+  select btrim(value, U&'\0009\000A\000B\000C\000D\001C\001D\001E\001F\0020\0085\00A0\1680'
+                      || U&'\2000\2001\2002\2003\2004\2005\2006\2007\2008\2009\200A\2028\2029\202F\205F\3000')
+$$;
+comment on function public.genvault_trim(text) is
+  'value without the white space Python''s str.strip() removes at either end.';
+
+-- What a prompt must be, in one place: trimmed, not empty, at most 2,000
+-- characters, and free of the characters that make text display differently
+-- from what it says (the bidirectional embeddings, overrides and isolates)
+-- and of every other control character but tab and newline. The messages and
+-- hints are the ones the library shows. A NUL never gets this far: PostgreSQL
+-- text cannot hold one, and every way of passing one in fails first.
+create or replace function public.genvault_prompt_problem(
+  prompt text,
+  out cleaned text,
+  out message text,
+  out hint text
+)
+language plpgsql immutable parallel safe
+set search_path = ''
+as $$
+begin
+  cleaned := public.genvault_trim(prompt);
+  if cleaned is null or cleaned = '' then
+    message := 'the prompt is empty';
+    hint := 'describe the image you want';
+  elsif length(cleaned) > 2000 then
+    message := format('the prompt is %s characters long',
+                      to_char(length(cleaned), 'FM999,999,999,990'));
+    hint := 'shorten it to at most 2,000 characters';
+  else
+    -- The first kind of character the prompt holds, with each one it holds
+    -- listed as U+XXXX in order.
+    select format(k.message, l.listed), k.hint
+      into message, hint
+      from (values
+              (1, '[\u202a-\u202e\u2066-\u2069]',
+               'the prompt contains text-direction control characters (%s)',
+               'they can make a prompt display differently from what it says; remove them'),
+              (2, '[\u0001-\u0008\u000b-\u001f\u007f-\u009f]',
+               'the prompt contains control characters (%s)',
+               'remove them')
+           ) as k(n, pattern, message, hint)
+      cross join lateral (
+        select string_agg(format('U+%s', upper(lpad(to_hex(c.code), 4, '0'))), ', '
+                          order by c.code) as listed
+          from (select distinct ascii(m[1]) as code
+                  from regexp_matches(cleaned, '(' || k.pattern || ')', 'g') as m) c
+      ) l
+     where l.listed is not null
+     order by k.n
+     limit 1;
+  end if;
+end
+$$;
+comment on function public.genvault_prompt_problem(text) is
+  'The prompt as stored (cleaned: trimmed) and, when the prompt rule refuses it, '
+  'why (message) and what to do (hint); message is NULL for a good prompt.';
+
+create or replace function public.check_prompt(prompt text) returns text
+language plpgsql immutable
+set search_path = ''
+as $$
+declare
+  verdict record;
+begin
+  select p.cleaned, p.message, p.hint into verdict
+    from public.genvault_prompt_problem(check_prompt.prompt) p;
+  if verdict.message is not null then
+    raise exception '%', verdict.message using errcode = '22023', hint = verdict.hint;
+  end if;
+  return verdict.cleaned;
+end
+$$;
+comment on function public.check_prompt(text) is
+  'The prompt trimmed, as it would be stored; raises 22023 with the reason and, in '
+  'the hint, what to do, when it is empty, longer than 2,000 characters, or holds '
+  'a text-direction or other control character. Every function that writes a '
+  'prompt calls it.';
+
+-- -----------------------------------------------------------------------------
 -- Functions the library calls
 -- -----------------------------------------------------------------------------
 
@@ -237,6 +330,7 @@ set search_path = ''
 as $$
 declare
   me text := public.genvault_require_user();
+  clean_prompt text := public.check_prompt(record_generation.prompt);
   reservation public.credit_ledger;
   row_out public.user_generations;
 begin
@@ -264,7 +358,7 @@ begin
   insert into public.user_generations
     (id, user_id, prompt, image_url, model, params, thumbnail_url, image_bytes, image_sha256)
   values
-    (reservation.generation_id, me, btrim(record_generation.prompt), record_generation.image_url,
+    (reservation.generation_id, me, clean_prompt, record_generation.image_url,
      record_generation.model, coalesce(record_generation.params, '{}'::jsonb),
      record_generation.thumbnail_url, record_generation.image_bytes, record_generation.image_sha256)
   returning * into row_out;
@@ -274,8 +368,8 @@ end
 $$;
 comment on function public.record_generation(uuid, text, text, text, jsonb, text, bigint, text) is
   'Saves a finished generation and turns its reservation into a spend, in one '
-  'transaction. The row id is the generation id reserve_credit chose, and the '
-  'owner is always the caller.';
+  'transaction. The row id is the generation id reserve_credit chose, the owner '
+  'is always the caller, and the prompt must pass check_prompt (stored trimmed).';
 
 -- The stored files of deleted rows that no remaining row of their owner points
 -- at: what a client may remove from storage. A content-addressed store can
@@ -389,6 +483,9 @@ grant all on public.user_generations to service_role;
 
 revoke execute on function
   public.genvault_is_owned_path(text, text),
+  public.genvault_trim(text),
+  public.genvault_prompt_problem(text),
+  public.check_prompt(text),
   public.genvault_unreferenced_paths(text, text[], uuid[]),
   public.genvault_freeze_provenance(),
   public.list_generations(integer, timestamptz, uuid),
@@ -402,6 +499,14 @@ revoke execute on function
 -- The path rule runs inside the table's CHECK constraints, as the writing
 -- role: the functions' owner, or service_role writing directly.
 grant execute on function public.genvault_is_owned_path(text, text) to service_role;
+
+-- The prompt rule: callable on its own, so that a client can check a prompt
+-- before it reserves a credit, with the two helpers it runs as the caller.
+grant execute on function
+  public.genvault_trim(text),
+  public.genvault_prompt_problem(text),
+  public.check_prompt(text)
+  to authenticated;
 
 grant execute on function
   public.list_generations(integer, timestamptz, uuid),

@@ -405,14 +405,14 @@ begin
     return null;
   end if;
   foreach tag in array tags loop
-    tag := lower(btrim(tag));
+    tag := lower(public.genvault_trim(tag));
     if tag is null or tag = '' then
-      raise exception 'a tag must not be empty' using errcode = '22023',
-        hint = 'Give tags like: portrait, 2024.';
+      raise exception 'a tag is empty' using errcode = '22023',
+        hint = 'give tags like: portrait, 2024';
     end if;
     if length(tag) > 50 then
-      raise exception 'tag "%..." is longer than 50 characters', left(tag, 20)
-        using errcode = '22023', hint = 'Use a shorter tag.';
+      raise exception 'the tag ''%''... is too long', left(tag, 20)
+        using errcode = '22023', hint = 'use at most 50 characters';
     end if;
     if not tag = any (result) then
       result := result || tag;
@@ -823,11 +823,12 @@ declare
 begin
   perform public.genvault_check_ids(generation_ids);
   if wanted is null or cardinality(wanted) = 0 then
-    raise exception 'give at least one tag' using errcode = '22023',
-      hint = 'Give tags like: portrait, 2024.';
+    raise exception 'no tag given' using errcode = '22023', hint = 'give at least one tag';
   end if;
+  -- More than 20 at once can never fit; genvault_limit_tags counts the rest.
   if cardinality(wanted) > 20 then
-    raise exception 'a generation can have at most 20 tags' using errcode = '22023';
+    raise exception 'too many tags' using errcode = '22023',
+      hint = 'an image can have at most 20';
   end if;
   insert into public.generation_tags (generation_id, tag, user_id, generation_created_at)
   select g.id, w.tag, me, g.created_at
@@ -855,8 +856,7 @@ declare
 begin
   perform public.genvault_check_ids(generation_ids);
   if wanted is null or cardinality(wanted) = 0 then
-    raise exception 'give at least one tag' using errcode = '22023',
-      hint = 'Give tags like: portrait, 2024.';
+    raise exception 'no tag given' using errcode = '22023', hint = 'give at least one tag';
   end if;
   delete from public.generation_tags t
    where t.generation_id = any (generation_ids) and t.user_id = me and t.tag = any (wanted);
@@ -1424,26 +1424,25 @@ as $$
 declare
   me text := public.genvault_require_user();
   clean text := btrim(save_template.name);
+  clean_prompt text;
   saved public.prompt_templates;
 begin
   if clean is null or length(clean) not between 1 and 100 then
     raise exception 'a template needs a name of 1 to 100 characters' using errcode = '22023';
   end if;
-  if save_template.prompt is null or length(btrim(save_template.prompt)) not between 1 and 2000 then
-    raise exception 'a template prompt must be 1 to 2000 characters' using errcode = '22023',
-      hint = 'Shorten the prompt; placeholders count as written.';
-  end if;
+  -- The prompt rule, on the template as written (placeholders count as written).
+  clean_prompt := public.check_prompt(save_template.prompt);
   if save_template.params is not null and jsonb_typeof(save_template.params) <> 'object' then
     raise exception 'params must be a JSON object' using errcode = '22023';
   end if;
   update public.prompt_templates t
-     set name = clean, prompt = btrim(save_template.prompt), model = save_template.model,
+     set name = clean, prompt = clean_prompt, model = save_template.model,
          params = coalesce(save_template.params, '{}'::jsonb)
    where t.user_id = me and lower(t.name) = lower(clean)
   returning * into saved;
   if saved.id is null then
     insert into public.prompt_templates (user_id, name, prompt, model, params)
-    values (me, clean, btrim(save_template.prompt), save_template.model,
+    values (me, clean, clean_prompt, save_template.model,
             coalesce(save_template.params, '{}'::jsonb))
     returning * into saved;
   end if;
@@ -1548,15 +1547,14 @@ begin
     rest := substr(rest, at + length(found_name) + 2);
   end loop;
   out_prompt := out_prompt || rest;
-  if length(btrim(out_prompt)) not between 1 and 2000 then
-    raise exception 'the filled-in prompt must be 1 to 2000 characters' using errcode = '22023';
-  end if;
-  return query select btrim(out_prompt), tpl.model, tpl.params;
+  -- The filled-in prompt is a prompt like any other.
+  return query select public.check_prompt(out_prompt), tpl.model, tpl.params;
 end
 $$;
 comment on function public.render_template(text, jsonb) is
   'The prompt, model and settings of one of the caller''s templates, with each '
-  '{placeholder} replaced by its value from vals; 22023 for a missing or unknown name.';
+  '{placeholder} replaced by its value from vals; 22023 for a missing or unknown name, '
+  'or a filled-in prompt that check_prompt refuses.';
 
 -- -----------------------------------------------------------------------------
 -- Grants: users read their own rows through RLS and write only through the
