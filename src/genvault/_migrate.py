@@ -28,6 +28,7 @@ __all__ = [
     "Migration",
     "MigrationResult",
     "migrate",
+    "schema_text",
     "sql_dir",
     "verify",
 ]
@@ -223,3 +224,21 @@ def verify(conninfo: str) -> list[tuple[str, bool, str]]:
         raise error_from_code("08001", f"could not connect to the database: {exc}") from exc
     return [(str(check), bool(ok), str(detail or "")) for check, ok, detail in rows]
 
+
+def schema_text(conninfo: str) -> str:
+    """The schema of the database at ``conninfo`` as text, by ``schema_snapshot.sql``.
+
+    ``database/schema.sql`` is this text for a freshly migrated database; the
+    file's settings last only for the transaction, which is rolled back.
+    """
+    text = (sql_dir() / "schema_snapshot.sql").read_text()
+    try:
+        with psycopg.connect(conninfo) as conn:
+            cur = conn.execute(text.encode())
+            while cur.description is None and cur.nextset():
+                pass
+            row = cur.fetchone()
+            conn.rollback()
+    except psycopg.OperationalError as exc:
+        raise error_from_code("08001", f"could not connect to the database: {exc}") from exc
+    return str(row[0]) if row else ""
