@@ -66,44 +66,36 @@ any_tbl as (
   union all
   select f.oid, f.name from foreign_tbl f
 ),
--- Who holds what, without the owner and without MAINTAIN: one row per grantee,
--- the privileges in alphabetical order.
-tbl_grant as (
-  select t.name, pg_catalog.format('grant %s on table %s to %s;',
-           string_agg(lower(a.privilege_type), ', ' order by a.privilege_type collate "C"),
-           t.name,
-           case a.grantee when 0 then 'public' else pg_catalog.quote_ident(r.rolname) end) as line,
-         coalesce(r.rolname, '') as grantee
+-- Who holds what on tables, their columns and functions: the access list
+-- (the default one where there is none), without the owner and without
+-- MAINTAIN, one grant per grantee with the privileges in alphabetical order.
+acl_of (kind, name, col, target, owner, acl) as (
+  select 2, t.name, null::name, 'table ' || t.name, t.relowner,
+         coalesce(t.relacl, pg_catalog.acldefault('r', t.relowner))
     from tbl t
-    cross join lateral pg_catalog.aclexplode(coalesce(t.relacl, pg_catalog.acldefault('r', t.relowner))) a
-    left join pg_catalog.pg_roles r on r.oid = a.grantee
-   where a.grantee <> t.relowner and a.privilege_type <> 'MAINTAIN'
-   group by t.name, a.grantee, r.rolname
-),
-col_grant as (
-  select t.name, pg_catalog.format('grant %s (%I) on table %s to %s;',
-           string_agg(lower(a.privilege_type), ', ' order by a.privilege_type collate "C"),
-           c.attname, t.name,
-           case a.grantee when 0 then 'public' else pg_catalog.quote_ident(r.rolname) end) as line,
-         c.attname::text || ' ' || coalesce(r.rolname, '') as grantee
+  union all
+  select 2, t.name, c.attname, 'table ' || t.name, t.relowner, c.attacl
     from tbl t
     join pg_catalog.pg_attribute c on c.attrelid = t.oid and c.attnum > 0 and not c.attisdropped
-    cross join lateral pg_catalog.aclexplode(c.attacl) a
-    left join pg_catalog.pg_roles r on r.oid = a.grantee
-   where a.grantee <> t.relowner
-   group by t.name, c.attname, a.grantee, r.rolname
-),
-fn_grant as (
-  select f.name, pg_catalog.format('grant %s on function %s to %s;',
-           string_agg(lower(a.privilege_type), ', ' order by a.privilege_type collate "C"),
-           f.target,
-           case a.grantee when 0 then 'public' else pg_catalog.quote_ident(r.rolname) end) as line,
-         coalesce(r.rolname, '') as grantee
+   where c.attacl is not null
+  union all
+  select 3, f.name, null::name, 'function ' || f.target, f.proowner,
+         coalesce(f.proacl, pg_catalog.acldefault('f', f.proowner))
     from fn f
-    cross join lateral pg_catalog.aclexplode(coalesce(f.proacl, pg_catalog.acldefault('f', f.proowner))) a
+),
+held as (
+  select h.kind, h.name, h.col is not null as on_column,
+         coalesce(h.col::text || ' ', '') || coalesce(r.rolname::text, '') as grantee,
+         pg_catalog.format('grant %s%s on %s to %s;',
+           string_agg(lower(a.privilege_type), ', ' order by a.privilege_type collate "C"),
+           case when h.col is null then '' else pg_catalog.format(' (%I)', h.col) end,
+           h.target,
+           case a.grantee when 0 then 'public' else pg_catalog.quote_ident(r.rolname) end) as line
+    from acl_of h
+    cross join lateral pg_catalog.aclexplode(h.acl) a
     left join pg_catalog.pg_roles r on r.oid = a.grantee
-   where a.grantee <> f.proowner
-   group by f.name, f.target, a.grantee, r.rolname
+   where a.grantee <> h.owner and a.privilege_type <> 'MAINTAIN'
+   group by h.kind, h.name, h.col, h.target, a.grantee, r.rolname
 ),
 piece (kind, object, part, item, body) as (
   select 0, '', 0, '',
@@ -201,9 +193,7 @@ piece (kind, object, part, item, body) as (
     from foreign_tbl t
 
   union all
-  select 2, g.name, 6, g.grantee, g.line from tbl_grant g
-  union all
-  select 2, g.name, 7, g.grantee, g.line from col_grant g
+  select h.kind, h.name, 6 + h.on_column::int, h.grantee, h.line from held h
 
   -- Functions: the definition as PostgreSQL shows it (signature, result,
   -- language, volatility, security, settings, body), without trailing spaces.
@@ -212,8 +202,6 @@ piece (kind, object, part, item, body) as (
          pg_catalog.regexp_replace(rtrim(pg_catalog.pg_get_functiondef(f.oid), E' \n'),
                                    '[ \t]+$', '', 'gn') || ';'
     from fn f
-  union all
-  select 3, g.name, 6, g.grantee, g.line from fn_grant g
 )
 -- One text: the pieces in order, a blank line before each new object.
 select string_agg(o.body, E'\n' order by o.n) || E'\n' as schema

@@ -202,6 +202,18 @@ def _refused(admin: psycopg.Connection[Any], user: User, query: str, params: Any
 RECORD = "select * from public.record_generation(%(res)s, {prompt}, %(path)s, 'test/model')"
 
 
+def _record_refused(
+    admin: psycopg.Connection[Any], me: User, prompt_sql: str, **values: str
+) -> tuple[psycopg.Error, dict[str, str]]:
+    """record_generation of a new reservation of ``me``, with ``prompt_sql`` as its prompt:
+    the error, and the call's parameters. The refused call leaves everything as it was."""
+    params = {"res": _reserve(admin, me), "path": f"{me.id}/{uuid.uuid4().hex}.webp", **values}
+    before = _counts(admin, me)
+    err = _refused(admin, me, RECORD.format(prompt=prompt_sql), params)
+    assert _counts(admin, me) == before
+    return err, params
+
+
 @pytest.mark.parametrize(
     ("prompt", "message"),
     [
@@ -216,12 +228,8 @@ def test_record_generation_refuses_a_bad_prompt_and_keeps_the_credit_held(
     admin: psycopg.Connection[Any], make_user: Any, prompt: str, message: str
 ) -> None:
     me = make_user(credits=2)
-    reservation = _reserve(admin, me)
-    before = _counts(admin, me)
-    params = {"res": reservation, "path": f"{me.id}/{uuid.uuid4().hex}.webp", "p": prompt}
-    err = _refused(admin, me, RECORD.format(prompt="%(p)s"), params)
+    err, params = _record_refused(admin, me, "%(p)s", p=prompt)
     assert (err.sqlstate, err.diag.message_primary) == ("22023", message)
-    assert _counts(admin, me) == before
     # The reservation is still held: a good prompt can still be recorded with it.
     with acting_as(admin, "authenticated", user_claims(me)):
         row = admin.execute(RECORD.format(prompt="%(p)s"), {**params, "p": "\u3000a fox\n"})
@@ -241,13 +249,8 @@ def test_no_way_of_writing_a_nul_reaches_the_history(
     admin: psycopg.Connection[Any], make_user: Any, text: str, sqlstate: str
 ) -> None:
     """PostgreSQL text cannot hold a NUL: each way of making one fails before the call."""
-    me = make_user(credits=1)
-    reservation = _reserve(admin, me)
-    before = _counts(admin, me)
-    params = {"res": reservation, "path": f"{me.id}/{uuid.uuid4().hex}.webp"}
-    err = _refused(admin, me, RECORD.format(prompt=text), params)
+    err, _ = _record_refused(admin, make_user(credits=1), text)
     assert err.sqlstate == sqlstate
-    assert _counts(admin, me) == before
 
 
 def test_templates_follow_the_prompt_rule(admin: psycopg.Connection[Any], make_user: Any) -> None:
