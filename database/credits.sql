@@ -395,9 +395,26 @@ $$;
 comment on function public.my_ledger(integer, timestamptz) is
   'The caller''s most recent credit changes, newest first.';
 
+-- Every genvault table with an updated_at column keeps it with this trigger.
+create or replace function public.genvault_touch_updated_at() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  new.updated_at := now();
+  return new;
+end
+$$;
+comment on function public.genvault_touch_updated_at() is
+  'Trigger: keeps updated_at equal to the time of the last change.';
+
 -- -----------------------------------------------------------------------------
 -- Triggers
 -- -----------------------------------------------------------------------------
+create or replace trigger user_credits_touch_updated_at
+  before update on public.user_credits
+  for each row execute function public.genvault_touch_updated_at();
+
 create or replace trigger genvault_on_auth_user_created
   after insert on auth.users
   for each row execute function public.handle_new_auth_user();
@@ -462,7 +479,8 @@ revoke execute on function
   public.grant_credits(text, integer, text),
   public.expire_reservations(interval),
   public.handle_new_auth_user(),
-  public.handle_deleted_auth_user()
+  public.handle_deleted_auth_user(),
+  public.genvault_touch_updated_at()
   from public, anon, authenticated, service_role;
 
 grant execute on function public.genvault_is_operator() to authenticated, service_role;

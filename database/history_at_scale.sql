@@ -3,22 +3,26 @@
 --
 -- Apply after monitoring.sql (or run `gen db migrate`). Idempotent.
 --
--- A user with 100,000 generations should search, see their statistics and
--- delete as quickly as a user with 20. Three changes make that so:
+-- A user with 100,000 generations should search and see their statistics as
+-- quickly as a user with 20. Two things make that so:
 --
 --   1. search reads one index that holds each prompt's trigrams together with
---      its owner, so only the caller's matches are read;
+--      its owner, so only the caller's matches are read (the search itself,
+--      find_generations, is in organising.sql);
 --   2. the figures my_stats() reports are kept up to date by triggers in
 --      small per-user summary tables, so it reads hundreds of rows, not every
---      generation of the caller;
---   3. the "is this stored file still used?" question asked on delete and on
---      retention clean-up is answered by an index, not by reading the owner's
---      whole history.
+--      generation of the caller.
+--
+-- (Delete and retention clean-up ask "is this stored file still used?"
+-- through the hash indexes in generations.sql.)
 -- =============================================================================
 
 -- -----------------------------------------------------------------------------
 -- 1. Search: trigrams indexed with their owner
 -- -----------------------------------------------------------------------------
+
+-- pg_trgm splits a prompt into its trigrams (show_trgm).
+create extension if not exists pg_trgm with schema extensions;
 
 -- The trigram index alone knows which prompts contain a term's trigrams, but
 -- not whose they are: for a user with 100,000 rows, a term found in a few
@@ -67,116 +71,6 @@ create index if not exists user_generations_search_idx
 comment on index public.user_generations_search_idx is
   'Search within one user''s prompts: "genvault_search_keys(user_id, prompt) @> '
   'genvault_search_term_keys(me, term)" finds the candidates, ILIKE confirms them.';
-
-drop index if exists public.user_generations_prompt_trgm_idx;
-
--- add_image_storage.sql raised the prompt column's statistics to 1000 entries
--- so that the planner could choose a search plan from how common a term is.
--- Search no longer asks the planner that (see search_generations), and those
--- entries cost every query with ILIKE several milliseconds of planning, so
--- the column goes back to the server's default.
-alter table public.user_generations alter column prompt set statistics -1;
-
-create or replace function public.search_generations(
-  search_text text,
-  page_size integer default 50,
-  before_created_at timestamptz default null,
-  before_id uuid default null
-) returns setof public.user_generations
-language plpgsql stable security definer
-set search_path = ''
-as $$
-declare
-  me text := public.genvault_require_user();
-  pattern text;
-  keys integer[];
-  found uuid[];
-begin
-  if search_text is null or length(btrim(search_text)) = 0 then
-    raise exception 'search text must not be empty' using errcode = '22023';
-  end if;
-  if length(search_text) > 2000 then
-    raise exception 'search text must be at most 2000 characters' using errcode = '22023';
-  end if;
-  -- 1001: a page of up to 1000 plus the one look-ahead row that tells a client
-  -- whether another page follows.
-  if page_size is null or page_size not between 1 and 1001 then
-    raise exception 'page size must be between 1 and 1000' using errcode = '22023';
-  end if;
-  -- The user's text is matched literally: \, % and _ are escaped.
-  pattern := '%' || replace(replace(replace(btrim(search_text), '\', '\\'), '%', '\%'), '_', '\_') || '%';
-  keys := public.genvault_search_term_keys(me, btrim(search_text));
-  -- With no cursor, start after the newest possible row.
-  before_created_at := coalesce(before_created_at, 'infinity');
-  before_id := coalesce(before_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid);
-
-  -- Why SECURITY DEFINER. Under Row Level Security PostgreSQL applies the policy
-  -- before any condition that is not leakproof, and ILIKE is not: it cannot be
-  -- an index condition, so a user's search could only walk all of their rows
-  -- (0.4 s for a term absent from 100,000 prompts). Running as the table's
-  -- owner, the search may use the search index. The price is that RLS does not
-  -- guard these statements: the "user_id = me" in each is what keeps them to
-  -- the caller's rows, with me taken from the request's verified claims exactly
-  -- as the policy takes it, and the function is granted to authenticated only.
-  --
-  -- Two ways to find a page, and no planner estimate can tell which is quicker,
-  -- because that depends on where in the caller's history the matches are. A
-  -- term in many of the caller's recent prompts is found by reading their
-  -- newest rows until a page is full; a rare one through the search index,
-  -- which hands over every candidate at once. So: read the newest 2,000 rows
-  -- after the cursor, and if they hold a full page (a term in at least one
-  -- prompt in 40), that is the page; otherwise take the candidates from the
-  -- index alone (materialised, so that the planner cannot combine the index
-  -- with the caller's 100,000 history entries instead) and sort those. A term
-  -- under 3 letters has no keys: the second step then walks the history.
-  found := array(
-    select w.id
-      from (select g.id, g.created_at, g.prompt
-              from public.user_generations g
-             where g.user_id = me
-               and (g.created_at, g.id) < (before_created_at, before_id)
-             order by g.created_at desc, g.id desc
-             limit 2000) w
-     where w.prompt ilike pattern
-     order by w.created_at desc, w.id desc
-     limit page_size);
-  if cardinality(found) >= page_size then
-    return query
-      select g.* from public.user_generations g
-       where g.id = any (found)
-       order by g.created_at desc, g.id desc;
-  elsif cardinality(keys) > 0 then
-    return query
-      with candidates as materialized (
-        select g.id, g.user_id, g.created_at, g.prompt from public.user_generations g
-         where public.genvault_search_keys(g.user_id, g.prompt) @> keys
-      ), page as (
-        select c.id from candidates c
-         where c.user_id = me
-           and c.prompt ilike pattern
-           and (c.created_at, c.id) < (before_created_at, before_id)
-         order by c.created_at desc, c.id desc
-         limit page_size
-      )
-      select g.* from public.user_generations g
-       where g.id in (select p.id from page p)
-       order by g.created_at desc, g.id desc;
-  else
-    return query
-      select g.* from public.user_generations g
-       where g.user_id = me
-         and g.prompt ilike pattern
-         and (g.created_at, g.id) < (before_created_at, before_id)
-       order by g.created_at desc, g.id desc
-       limit page_size;
-  end if;
-end
-$$;
-comment on function public.search_generations(text, integer, timestamptz, uuid) is
-  'Case-insensitive substring search over the caller''s prompts, newest first, '
-  'with the same keyset paging as list_generations. %, _ and \ match literally. '
-  'SECURITY DEFINER so that the trigram index can serve it (ILIKE is not '
-  'leakproof); it filters on the caller''s user id itself.';
 
 -- -----------------------------------------------------------------------------
 -- 2. Statistics: per-user summaries kept by triggers
@@ -235,18 +129,20 @@ $$;
 comment on function public.genvault_prompt_key(text) is
   'The key under which a prompt is counted: MD5 of the trimmed, lower-cased text.';
 
--- Whether a generation counts in its owner's summaries. One place, so that
--- the triggers and the rebuild agree on it (organising.sql narrows it to the
--- rows in the history, not in the trash).
+-- Whether a generation counts in its owner's summaries: the rows in the
+-- history, not in the trash. One place, so that the triggers and the rebuild
+-- agree on it. Moving a row to the trash is an update, which the summary
+-- trigger sees as the row leaving what is counted; restoring it brings it back.
 create or replace function public.genvault_is_counted(g public.user_generations)
 returns boolean
 language sql immutable
 set search_path = ''
 as $$
-  select true
+  select g.trashed_at is null
 $$;
 comment on function public.genvault_is_counted(public.user_generations) is
-  'Whether a generation counts in its owner''s summaries.';
+  'Whether a generation counts in its owner''s summaries: when it is in the history, '
+  'not in the trash.';
 
 -- Adds (sign 1) or takes away (sign -1) one generation from its owner's
 -- totals, day and prompt count. Each is an update of the existing row, or the
@@ -455,20 +351,23 @@ create policy "Users can read their own prompt counts"
 comment on policy "Users can read their own prompt counts" on public.user_prompt_counts is
   'A user sees only the counts of their own prompts; written by triggers alone.';
 
--- The first and last dates of a user's history: the two ends of their part of
--- the (user_id, created_at, id) index. Runs with the caller's rights.
+-- The first and last dates of a user's history (not the trash): the two ends
+-- of their part of the (user_id, created_at, id) index. Runs with the
+-- caller's rights.
 create or replace function public.genvault_history_bounds(owner text)
 returns table (first_at timestamptz, last_at timestamptz)
 language sql stable
 set search_path = ''
 as $$
   select (select g.created_at from public.user_generations g
-           where g.user_id = owner order by g.created_at, g.id limit 1),
+           where g.user_id = owner and g.trashed_at is null
+           order by g.created_at, g.id limit 1),
          (select g.created_at from public.user_generations g
-           where g.user_id = owner order by g.created_at desc, g.id desc limit 1)
+           where g.user_id = owner and g.trashed_at is null
+           order by g.created_at desc, g.id desc limit 1)
 $$;
 comment on function public.genvault_history_bounds(text) is
-  'When owner''s first and last generations in the history were made.';
+  'When owner''s first and last generations in the history (not the trash) were made.';
 
 create or replace function public.my_stats(days integer default 30, top integer default 5)
 returns jsonb
@@ -526,64 +425,6 @@ comment on function public.my_stats(integer, integer) is
   'summaries with the caller''s rights, so RLS keeps it to their rows.';
 
 -- -----------------------------------------------------------------------------
--- 3. Is a stored file still used? Indexes for the reference count
--- -----------------------------------------------------------------------------
-
--- genvault_unreferenced_paths (on delete and retention clean-up) and
--- referenced_paths (the storage sweep) look rows up by the exact path. Hash
--- indexes answer equality only, which is all these questions ask, in a
--- fraction of the size of a b-tree over paths of 80-odd characters.
-create index if not exists user_generations_image_url_idx
-  on public.user_generations using hash (image_url);
-comment on index public.user_generations_image_url_idx is
-  'Which rows use this stored image: delete and clean-up keep files still in use.';
-create index if not exists user_generations_thumbnail_url_idx
-  on public.user_generations using hash (thumbnail_url);
-comment on index public.user_generations_thumbnail_url_idx is
-  'Which rows use this stored thumbnail: delete and clean-up keep files still in use.';
-
--- Replaces the definitions in add_image_storage.sql, to use those indexes:
--- one lookup per column, where "image_url = path or thumbnail_url = path" left
--- the planner free to read the owner's whole history instead (it did, on a
--- small table, even with the hash indexes there).
-create or replace function public.genvault_unreferenced_paths(
-  owner text,
-  paths text[],
-  excluding uuid[]
-) returns text[]
-language sql stable
-set search_path = ''
-as $$
-  select coalesce(array_agg(distinct p.path), '{}')
-    from unnest(paths) as p(path)
-   where p.path is not null
-     and p.path !~ '^https://'
-     and not exists (select from public.user_generations o
-                      where o.image_url = p.path
-                        and o.user_id = owner
-                        and not (o.id = any (excluding)))
-     and not exists (select from public.user_generations o
-                      where o.thumbnail_url = p.path
-                        and o.user_id = owner
-                        and not (o.id = any (excluding)))
-$$;
-
-create or replace function public.referenced_paths(paths text[])
-returns table (path text)
-language sql stable
-set search_path = ''
-as $$
-  select p.path
-    from unnest(paths) as p(path)
-   where exists (select from public.user_generations g
-                  where g.image_url = p.path
-                    and g.user_id = public.genvault_require_user())
-      or exists (select from public.user_generations g
-                  where g.thumbnail_url = p.path
-                    and g.user_id = public.genvault_require_user())
-$$;
-
--- -----------------------------------------------------------------------------
 -- Grants: users read their own summaries; the machinery is not callable.
 -- -----------------------------------------------------------------------------
 revoke all on public.user_generation_totals, public.user_generation_days,
@@ -594,7 +435,6 @@ grant all on public.user_generation_totals, public.user_generation_days,
   public.user_prompt_counts to service_role;
 
 revoke execute on function
-  public.search_generations(text, integer, timestamptz, uuid),
   public.genvault_search_keys(text, text),
   public.genvault_search_term_keys(text, text),
   public.genvault_prompt_key(text),
@@ -607,8 +447,6 @@ revoke execute on function
   public.my_stats(integer, integer)
   from public, anon, authenticated, service_role;
 
-grant execute on function public.search_generations(text, integer, timestamptz, uuid)
-  to authenticated;
 grant execute on function public.my_stats(integer, integer) to authenticated;
 -- Runs inside my_stats, as the caller.
 grant execute on function public.genvault_history_bounds(text) to authenticated;

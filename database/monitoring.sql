@@ -3,10 +3,11 @@
 --
 -- Operator figures over every user (images per user, popular prompts, storage,
 -- daily and weekly trends, retention clean-up) are functions that only
--- service_role and direct operator sessions may run. my_stats() gives a
--- signed-in user the same kind of figures about themselves only.
+-- service_role and direct operator sessions may run. A signed-in user's own
+-- figures come from my_stats(), in history_at_scale.sql beside the summaries
+-- it reads.
 --
--- Apply after add_image_storage.sql. Idempotent.
+-- Apply after generations.sql. Idempotent.
 -- =============================================================================
 
 -- -----------------------------------------------------------------------------
@@ -238,77 +239,6 @@ comment on function public.admin_find_user(text) is
   'Operators: the user id for an id or an email address (NULL when there is none).';
 
 -- -----------------------------------------------------------------------------
--- Personal statistics
--- -----------------------------------------------------------------------------
-create or replace function public.my_stats(days integer default 30, top integer default 5)
-returns jsonb
-language plpgsql stable
-set search_path = ''
--- Planned for the caller's own history (a plan cached for an average user
--- reads a large one badly), with room to group 100,000 prompts in memory
--- instead of spilling them to disk.
-set plan_cache_mode = force_custom_plan
-set work_mem = '64MB'
-as $$
-declare
-  me text := public.genvault_require_user();
-  result jsonb;
-begin
-  if days is null or days not between 1 and 3660 then
-    raise exception 'days must be between 1 and 3660' using errcode = '22023';
-  end if;
-  if top is null or top not between 1 and 100 then
-    raise exception 'top must be between 1 and 100' using errcode = '22023';
-  end if;
-  -- One pass over the caller's rows gives everything but the recent days: the
-  -- prompt counts, and the totals summed from them. The recent days come from
-  -- the (user_id, created_at, id) index alone.
-  with by_prompt as materialized (
-    select lower(btrim(g.prompt)) as prompt, count(*) as uses, sum(g.image_bytes) as bytes,
-           min(g.created_at) as first_at, max(g.created_at) as last_at
-      from public.user_generations g
-     where g.user_id = me
-     group by 1
-  ), recent as materialized (
-    select g.created_at at time zone 'UTC' as at
-      from public.user_generations g
-     where g.user_id = me
-       and g.created_at >= now() - make_interval(days => days)
-  )
-  select jsonb_build_object(
-    'total', coalesce((select sum(p.uses) from by_prompt p), 0),
-    'bytes', coalesce((select sum(p.bytes) from by_prompt p), 0),
-    'first_at', (select min(p.first_at) from by_prompt p),
-    'last_at', (select max(p.last_at) from by_prompt p),
-    'credits', (select c.credits from public.user_credits c where c.user_id = me),
-    'credits_spent', (select count(*) from public.credit_ledger l
-                       where l.user_id = me and l.reason = 'spend'),
-    'per_day', coalesce((
-      select jsonb_agg(jsonb_build_object('day', d.day, 'images', d.images) order by d.day)
-        from (select r.at::date as day, count(*) as images
-                from recent r
-               group by 1) d), '[]'::jsonb),
-    'per_week', coalesce((
-      select jsonb_agg(jsonb_build_object('week', w.week, 'images', w.images) order by w.week)
-        from (select (pg_catalog.date_trunc('week', r.at))::date as week, count(*) as images
-                from recent r
-               group by 1) w), '[]'::jsonb),
-    'top_prompts', coalesce((
-      select jsonb_agg(jsonb_build_object('prompt', t.prompt, 'uses', t.uses) order by t.uses desc, t.prompt)
-        from (select p.prompt, p.uses
-                from by_prompt p
-               order by p.uses desc, p.prompt
-               limit top) t), '[]'::jsonb)
-  ) into result;
-  return result;
-end
-$$;
-comment on function public.my_stats(integer, integer) is
-  'The caller''s own figures: totals, bytes, credits, images per day and per week '
-  'over the last N days, and their most used prompts. Runs with the caller''s '
-  'rights, so RLS keeps it to their rows.';
-
--- -----------------------------------------------------------------------------
 -- Grants
 -- -----------------------------------------------------------------------------
 revoke execute on function
@@ -319,8 +249,7 @@ revoke execute on function
   public.admin_storage_estimate(),
   public.admin_trends(text, integer),
   public.admin_purge_older_than(interval, boolean, integer),
-  public.admin_purge_older_than_summary(interval),
-  public.my_stats(integer, integer)
+  public.admin_purge_older_than_summary(interval)
   from public, anon, authenticated, service_role;
 
 grant execute on function
@@ -332,5 +261,3 @@ grant execute on function
   public.admin_purge_older_than(interval, boolean, integer),
   public.admin_purge_older_than_summary(interval)
   to service_role;
-
-grant execute on function public.my_stats(integer, integer) to authenticated;

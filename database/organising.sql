@@ -17,16 +17,9 @@
 -- =============================================================================
 
 -- -----------------------------------------------------------------------------
--- Favourites and trash: two columns on user_generations
+-- Favourites and trash: indexes over user_generations' starred and trashed_at
+-- (the columns are defined with the table, in generations.sql)
 -- -----------------------------------------------------------------------------
-alter table public.user_generations
-  add column if not exists starred boolean not null default false,
-  add column if not exists trashed_at timestamptz;
-comment on column public.user_generations.starred is
-  'A favourite of its owner: can be listed on its own or first.';
-comment on column public.user_generations.trashed_at is
-  'When its owner moved it to the trash; NULL while it is in the history. History, '
-  'search and statistics leave trashed rows out; after 30 days a purge removes them.';
 
 -- Starred, in history, newest first: the "starred only" filter and the first
 -- part of "starred first" read this instead of skipping unstarred rows.
@@ -384,26 +377,6 @@ drop policy if exists "Users can update their own templates" on public.prompt_te
 drop policy if exists "Users can delete their own templates" on public.prompt_templates;
 
 -- -----------------------------------------------------------------------------
--- Trashed rows leave the statistics
--- -----------------------------------------------------------------------------
-
--- Replaces the definition in history_at_scale.sql: the summaries now count the
--- rows in the history only. Moving a row to the trash is an update, which the
--- summary trigger sees as the row leaving what is counted; restoring it brings
--- it back. Every existing row is in the history when the column is added, so
--- the summaries need no rebuild.
-create or replace function public.genvault_is_counted(g public.user_generations)
-returns boolean
-language sql immutable
-set search_path = ''
-as $$
-  select g.trashed_at is null
-$$;
-comment on function public.genvault_is_counted(public.user_generations) is
-  'Whether a generation counts in its owner''s summaries: when it is in the history, '
-  'not in the trash.';
-
--- -----------------------------------------------------------------------------
 -- Browsing: one function for every filter and sort
 -- -----------------------------------------------------------------------------
 
@@ -432,14 +405,14 @@ begin
     return null;
   end if;
   foreach tag in array tags loop
-    tag := lower(btrim(tag));
+    tag := lower(public.genvault_trim(tag));
     if tag is null or tag = '' then
-      raise exception 'a tag must not be empty' using errcode = '22023',
-        hint = 'Give tags like: portrait, 2024.';
+      raise exception 'a tag is empty' using errcode = '22023',
+        hint = 'give tags like: portrait, 2024';
     end if;
     if length(tag) > 50 then
-      raise exception 'tag "%..." is longer than 50 characters', left(tag, 20)
-        using errcode = '22023', hint = 'Use a shorter tag.';
+      raise exception 'the tag ''%''... is too long', left(tag, 20)
+        using errcode = '22023', hint = 'use at most 50 characters';
     end if;
     if not tag = any (result) then
       result := result || tag;
@@ -466,10 +439,15 @@ comment on function public.genvault_normalise_tags(text[]) is
 -- everything else from the (user_id, created_at, id) history index. "Starred
 -- first" is two such walks, starred then the rest, merged.
 --
--- SECURITY DEFINER for the reason search_generations is (a text filter can
--- only use its index outside RLS). Every statement it runs is limited to the
--- caller's rows by the explicit "g.user_id = $1", and a collection must be the
--- caller's; the function is granted to signed-in users only.
+-- Why SECURITY DEFINER. Under Row Level Security PostgreSQL applies the policy
+-- before any condition that is not leakproof, and ILIKE is not: it cannot be
+-- an index condition, so a text filter could only walk all of the caller's
+-- rows (0.4 s for a term absent from 100,000 prompts). Running as the table's
+-- owner, it may use the search index. The price is that RLS does not guard
+-- these statements: each one is limited to the caller's rows by the explicit
+-- "g.user_id = $1" (or the caller's collection or tags), with the caller taken
+-- from the request's verified claims exactly as the policy takes it, and the
+-- function is granted to signed-in users only.
 create or replace function public.find_generations(
   page_size integer default 50,
   sort text default 'newest',
@@ -658,39 +636,8 @@ comment on function public.find_generations(integer, text, timestamptz, uuid, bo
   'date range [from, to), model, starred, collection, tags (all of them), trash; '
   'sorted newest, oldest or starred first; keyset paging under every filter.';
 
--- Replaces the definitions in add_image_storage.sql and history_at_scale.sql:
--- the history and search leave trashed rows out. The plain history page stays
--- a query under Row Level Security; search is find_generations with a text.
-create or replace function public.list_generations(
-  page_size integer default 50,
-  before_created_at timestamptz default null,
-  before_id uuid default null
-) returns setof public.user_generations
-language plpgsql stable
-set search_path = ''
--- Planned for each call's own values (see add_image_storage.sql).
-set plan_cache_mode = force_custom_plan
-as $$
-declare
-  me text := public.genvault_require_user();
-begin
-  if page_size is null or page_size not between 1 and 1001 then
-    raise exception 'page size must be between 1 and 1000' using errcode = '22023';
-  end if;
-  return query
-    select g.*
-      from public.user_generations g
-     where g.user_id = me
-       and g.trashed_at is null
-       and (before_created_at is null
-            or (g.created_at, g.id) < (before_created_at, coalesce(before_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)))
-     order by g.created_at desc, g.id desc
-     limit page_size;
-end
-$$;
-comment on function public.list_generations(integer, timestamptz, uuid) is
-  'One page of the caller''s history (not the trash), newest first (keyset paging).';
-
+-- Search is find_generations with a text, under the name and paging of
+-- list_generations (generations.sql); trashed rows are left out.
 create or replace function public.search_generations(
   search_text text,
   page_size integer default 50,
@@ -713,23 +660,6 @@ comment on function public.search_generations(text, integer, timestamptz, uuid) 
   'Case-insensitive substring search over the caller''s prompts (not the trash), '
   'newest first, with the same keyset paging as list_generations. %, _ and \ '
   'match literally. find_generations does the work.';
-
--- Replaces the definition in history_at_scale.sql: my_stats() reports the first
--- and last dates of the history, not of the trash.
-create or replace function public.genvault_history_bounds(owner text)
-returns table (first_at timestamptz, last_at timestamptz)
-language sql stable
-set search_path = ''
-as $$
-  select (select g.created_at from public.user_generations g
-           where g.user_id = owner and g.trashed_at is null
-           order by g.created_at, g.id limit 1),
-         (select g.created_at from public.user_generations g
-           where g.user_id = owner and g.trashed_at is null
-           order by g.created_at desc, g.id desc limit 1)
-$$;
-comment on function public.genvault_history_bounds(text) is
-  'When owner''s first and last generations in the history (not the trash) were made.';
 
 -- -----------------------------------------------------------------------------
 -- Favourites and trash
@@ -893,11 +823,12 @@ declare
 begin
   perform public.genvault_check_ids(generation_ids);
   if wanted is null or cardinality(wanted) = 0 then
-    raise exception 'give at least one tag' using errcode = '22023',
-      hint = 'Give tags like: portrait, 2024.';
+    raise exception 'no tag given' using errcode = '22023', hint = 'give at least one tag';
   end if;
+  -- More than 20 at once can never fit; genvault_limit_tags counts the rest.
   if cardinality(wanted) > 20 then
-    raise exception 'a generation can have at most 20 tags' using errcode = '22023';
+    raise exception 'too many tags' using errcode = '22023',
+      hint = 'an image can have at most 20';
   end if;
   insert into public.generation_tags (generation_id, tag, user_id, generation_created_at)
   select g.id, w.tag, me, g.created_at
@@ -925,8 +856,7 @@ declare
 begin
   perform public.genvault_check_ids(generation_ids);
   if wanted is null or cardinality(wanted) = 0 then
-    raise exception 'give at least one tag' using errcode = '22023',
-      hint = 'Give tags like: portrait, 2024.';
+    raise exception 'no tag given' using errcode = '22023', hint = 'give at least one tag';
   end if;
   delete from public.generation_tags t
    where t.generation_id = any (generation_ids) and t.user_id = me and t.tag = any (wanted);
@@ -1494,26 +1424,25 @@ as $$
 declare
   me text := public.genvault_require_user();
   clean text := btrim(save_template.name);
+  clean_prompt text;
   saved public.prompt_templates;
 begin
   if clean is null or length(clean) not between 1 and 100 then
     raise exception 'a template needs a name of 1 to 100 characters' using errcode = '22023';
   end if;
-  if save_template.prompt is null or length(btrim(save_template.prompt)) not between 1 and 2000 then
-    raise exception 'a template prompt must be 1 to 2000 characters' using errcode = '22023',
-      hint = 'Shorten the prompt; placeholders count as written.';
-  end if;
+  -- The prompt rule, on the template as written (placeholders count as written).
+  clean_prompt := public.check_prompt(save_template.prompt);
   if save_template.params is not null and jsonb_typeof(save_template.params) <> 'object' then
     raise exception 'params must be a JSON object' using errcode = '22023';
   end if;
   update public.prompt_templates t
-     set name = clean, prompt = btrim(save_template.prompt), model = save_template.model,
+     set name = clean, prompt = clean_prompt, model = save_template.model,
          params = coalesce(save_template.params, '{}'::jsonb)
    where t.user_id = me and lower(t.name) = lower(clean)
   returning * into saved;
   if saved.id is null then
     insert into public.prompt_templates (user_id, name, prompt, model, params)
-    values (me, clean, btrim(save_template.prompt), save_template.model,
+    values (me, clean, clean_prompt, save_template.model,
             coalesce(save_template.params, '{}'::jsonb))
     returning * into saved;
   end if;
@@ -1618,15 +1547,14 @@ begin
     rest := substr(rest, at + length(found_name) + 2);
   end loop;
   out_prompt := out_prompt || rest;
-  if length(btrim(out_prompt)) not between 1 and 2000 then
-    raise exception 'the filled-in prompt must be 1 to 2000 characters' using errcode = '22023';
-  end if;
-  return query select btrim(out_prompt), tpl.model, tpl.params;
+  -- The filled-in prompt is a prompt like any other.
+  return query select public.check_prompt(out_prompt), tpl.model, tpl.params;
 end
 $$;
 comment on function public.render_template(text, jsonb) is
   'The prompt, model and settings of one of the caller''s templates, with each '
-  '{placeholder} replaced by its value from vals; 22023 for a missing or unknown name.';
+  '{placeholder} replaced by its value from vals; 22023 for a missing or unknown name, '
+  'or a filled-in prompt that check_prompt refuses.';
 
 -- -----------------------------------------------------------------------------
 -- Grants: users read their own rows through RLS and write only through the
@@ -1647,7 +1575,6 @@ grant all on public.collections, public.collection_items, public.generation_tags
 revoke execute on function
   public.genvault_limit_tags(),
   public.genvault_check_collection_item(),
-  public.genvault_is_counted(public.user_generations),
   public.genvault_tags_of(uuid),
   public.genvault_normalise_tags(text[]),
   public.genvault_check_ids(uuid[]),
@@ -1655,10 +1582,8 @@ revoke execute on function
   public.genvault_owned_collection(uuid, text),
   public.genvault_check_share_target(text, uuid, uuid),
   public.genvault_placeholders(text),
-  public.genvault_history_bounds(text),
   public.find_generations(integer, text, timestamptz, uuid, boolean, text, timestamptz,
                           timestamptz, text, boolean, uuid, text[], boolean),
-  public.list_generations(integer, timestamptz, uuid),
   public.search_generations(text, integer, timestamptz, uuid),
   public.star_generations(uuid[], boolean),
   public.trash_generations(uuid[]),
@@ -1690,19 +1615,14 @@ revoke execute on function
   public.genvault_is_shared_file(text)
   from public, anon, authenticated, service_role;
 
--- Helpers that run inside the caller's own (SECURITY INVOKER) functions:
--- my_templates() and render_template() list placeholders, list_generations()
--- and find_generations() bound the history. The other helpers run only inside
--- SECURITY DEFINER functions and are not granted to anybody.
-grant execute on function
-  public.genvault_placeholders(text),
-  public.genvault_history_bounds(text)
-  to authenticated;
+-- A helper that runs inside the caller's own (SECURITY INVOKER) functions:
+-- my_templates() and render_template() list placeholders. The other helpers
+-- run only inside SECURITY DEFINER functions and are not granted to anybody.
+grant execute on function public.genvault_placeholders(text) to authenticated;
 
 grant execute on function
   public.find_generations(integer, text, timestamptz, uuid, boolean, text, timestamptz,
                           timestamptz, text, boolean, uuid, text[], boolean),
-  public.list_generations(integer, timestamptz, uuid),
   public.search_generations(text, integer, timestamptz, uuid),
   public.star_generations(uuid[], boolean),
   public.trash_generations(uuid[]),

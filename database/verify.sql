@@ -153,7 +153,7 @@ public_function as (
                         and d.objid = f.oid and d.deptype = 'e')
 ),
 genvault_table (tbl, migration) as (
-  values ('user_generations', 'add_image_storage.sql'), ('user_credits', 'credits.sql'),
+  values ('user_generations', 'generations.sql'), ('user_credits', 'credits.sql'),
          ('credit_ledger', 'credits.sql'), ('genvault_config', 'credits.sql'),
          ('user_generation_totals', 'history_at_scale.sql'),
          ('user_generation_days', 'history_at_scale.sql'),
@@ -233,7 +233,7 @@ union all
 select 'trigger: provenance of user_generations is frozen',
        count(*) = 1,
        case when count(*) = 1 then 'user_generations_freeze_provenance enabled'
-            else 'missing or disabled: apply add_image_storage.sql' end
+            else 'missing or disabled: apply generations.sql' end
   from pg_catalog.pg_trigger t
  where t.tgrelid = pg_catalog.to_regclass('public.user_generations')
    and t.tgname = 'user_generations_freeze_provenance'

@@ -52,7 +52,7 @@ def test_second_migrate_changes_nothing(database_url: str) -> None:
     assert statuses == {
         "supabase_compat.sql": "unchanged",
         "credits.sql": "unchanged",
-        "add_image_storage.sql": "unchanged",
+        "generations.sql": "unchanged",
         "monitoring.sql": "unchanged",
         "storage.sql": "unchanged",  # on the local layer's storage schema
         "history_at_scale.sql": "unchanged",
@@ -83,6 +83,23 @@ def test_changed_file_is_applied_again(scratch_url: str) -> None:
     assert back is not None
     assert back[0] is not None
     assert {r.status for r in migrate(scratch_url)} <= {"unchanged", "skipped"}
+
+
+def test_an_edited_local_stand_in_is_applied_again(scratch_url: str) -> None:
+    """Where genvault applied supabase_compat.sql, the auth.uid() it finds is its own: an
+    edited stand-in is applied again, like any other file (only a Supabase database, where
+    genvault never applied it, is skipped)."""
+    with psycopg.connect(scratch_url, autocommit=True) as conn:
+        conn.execute(
+            "update genvault_meta.migrations set checksum = 'edited'"
+            " where name = 'supabase_compat.sql'"
+        )
+        conn.execute("drop function auth.email()")
+    results = {r.name: r.status for r in migrate(scratch_url)}
+    assert results["supabase_compat.sql"] == "reapplied"
+    with psycopg.connect(scratch_url) as conn:
+        back = conn.execute("select to_regprocedure('auth.email()') is not null").fetchone()
+    assert back == (True,)
 
 
 def test_changed_file_is_drift_once_append_only(

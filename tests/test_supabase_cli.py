@@ -70,6 +70,32 @@ def test_db_push_again_applies_nothing(pushed: Pushed) -> None:
         assert count.fetchone() == (len(MIGRATIONS),)
 
 
+def test_a_file_pushed_under_its_old_name_is_not_pushed_again(pushed: Pushed) -> None:
+    """generations.sql was linked as 20251126000200_image_storage.sql: a project that pushed
+    it under that name is up to date, because the CLI goes by the version, which was kept."""
+    assert "20251126000200_generations.sql" in [path.name for path in MIGRATIONS]
+    with psycopg.connect(pushed.url, autocommit=True) as conn:
+        renamed = conn.execute(
+            "update supabase_migrations.schema_migrations set name = 'image_storage'"
+            " where version = '20251126000200' and name = 'generations'"
+        )
+        assert renamed.rowcount == 1
+        try:
+            again = supabase("db", "push", "--db-url", pushed.cli_url)
+            listed = supabase(
+                "migration", "list", "--db-url", pushed.cli_url, "--output-format", "json"
+            )
+        finally:
+            conn.execute(
+                "update supabase_migrations.schema_migrations set name = 'generations'"
+                " where version = '20251126000200'"
+            )
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "Remote database is up to date." in again.stdout + again.stderr
+    rows: list[dict[str, Any]] = json.loads(listed.stdout)["migrations"]
+    assert [row["remote"] for row in rows] == [row["local"] for row in rows]
+
+
 def test_migration_list_shows_every_migration_applied(pushed: Pushed) -> None:
     """`supabase migration list` pairs each local file with the same remote version."""
     listed = supabase("migration", "list", "--db-url", pushed.cli_url, "--output-format", "json")

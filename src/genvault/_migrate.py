@@ -4,7 +4,9 @@ The SQL lives in ``database/`` (shipped in the wheel as ``genvault/_database``).
 Each applied file is recorded with its SHA-256 in ``genvault_meta.migrations``:
 re-running is a no-op. Every file is idempotent, so until 1.0 a file may be
 edited in place and is applied again when its checksum changes ("reapplied");
-from 1.0 on, :data:`APPEND_ONLY` turns that into drift that is left alone.
+from 1.0 on, :data:`APPEND_ONLY` turns that into drift that is left alone. A file
+that was renamed keeps its record under the new name (:data:`RENAMED`), so a
+database that applied it under the old one does not apply it again as new.
 """
 
 from __future__ import annotations
@@ -19,7 +21,17 @@ import psycopg
 
 from genvault._exceptions import GenvaultError, error_from_code
 
-__all__ = ["MIGRATIONS", "Migration", "MigrationResult", "migrate", "sql_dir", "verify"]
+__all__ = [
+    "APPEND_ONLY",
+    "MIGRATIONS",
+    "RENAMED",
+    "Migration",
+    "MigrationResult",
+    "migrate",
+    "schema_text",
+    "sql_dir",
+    "verify",
+]
 
 
 @dataclass(frozen=True)
@@ -36,13 +48,17 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("supabase_compat.sql", plain_postgres_only=True),
     Migration("credits.sql"),
-    Migration("add_image_storage.sql"),
+    Migration("generations.sql"),
     Migration("monitoring.sql"),
     Migration("storage.sql", needs_storage=True),
     Migration("history_at_scale.sql"),
     Migration("organising.sql"),
     Migration("storage_sharing.sql", needs_storage=True),
 )
+
+RENAMED: dict[str, str] = {"generations.sql": "add_image_storage.sql"}
+"""Each migration file that was renamed, by its new name, with the name it had:
+a database that recorded the old name has applied it already."""
 
 Status = Literal["applied", "reapplied", "unchanged", "drift", "skipped"]
 
@@ -103,6 +119,7 @@ def migrate(conninfo: str) -> list[MigrationResult]:
             conn.execute("select pg_advisory_lock(hashtext('genvault.migrate'))")
             try:
                 conn.execute(_META)
+                _follow_renames(conn)
                 applied: dict[str, str] = {
                     str(name): str(checksum)
                     for name, checksum in conn.execute(
@@ -120,6 +137,20 @@ def migrate(conninfo: str) -> list[MigrationResult]:
             exc.sqlstate, f"migration failed: {exc.diag.message_primary or exc}"
         ) from exc
     return results
+
+
+def _follow_renames(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    """Record under its new name each file this database applied under an old one.
+
+    The checksum stays, so the file counts as unchanged if only its name
+    changed, and as edited in place (applied again) if its text changed too.
+    """
+    for new, old in RENAMED.items():
+        conn.execute(
+            "update genvault_meta.migrations set name = %s where name = %s"
+            " and not exists (select from genvault_meta.migrations where name = %s)",
+            (new, old, new),
+        )
 
 
 def _apply_one(
@@ -192,3 +223,22 @@ def verify(conninfo: str) -> list[tuple[str, bool, str]]:
     except psycopg.OperationalError as exc:
         raise error_from_code("08001", f"could not connect to the database: {exc}") from exc
     return [(str(check), bool(ok), str(detail or "")) for check, ok, detail in rows]
+
+
+def schema_text(conninfo: str) -> str:
+    """The schema of the database at ``conninfo`` as text, by ``schema_snapshot.sql``.
+
+    ``database/schema.sql`` is this text for a freshly migrated database; the
+    file's settings last only for the transaction, which is rolled back.
+    """
+    text = (sql_dir() / "schema_snapshot.sql").read_text()
+    try:
+        with psycopg.connect(conninfo) as conn:
+            cur = conn.execute(text.encode())
+            while cur.description is None and cur.nextset():
+                pass
+            row = cur.fetchone()
+            conn.rollback()
+    except psycopg.OperationalError as exc:
+        raise error_from_code("08001", f"could not connect to the database: {exc}") from exc
+    return str(row[0]) if row else ""

@@ -1,16 +1,19 @@
 -- =============================================================================
--- genvault: image storage, the history of each user's generations.
+-- genvault: generations, the history of each user's images.
 --
 -- Paste this into the Supabase SQL editor after credits.sql (or run
 -- `gen db migrate`). Idempotent: applying it again changes nothing.
 --
 -- Every row belongs to one user, and Row Level Security lets each signed-in
--- user see and change only their own rows, whichever way they reach the
--- database. The functions at the end are what the genvault library calls;
--- the read functions run with the caller's rights, so RLS applies to them too.
+-- user see only their own rows, whichever way they reach the database. The
+-- functions at the end are what the genvault library calls; the read
+-- functions run with the caller's rights, so RLS applies to them too. The
+-- rule every prompt must pass lives here too (check_prompt), and every
+-- function that writes a prompt applies it.
+--
+-- Search (search_generations, find_generations) lives in organising.sql, its
+-- index in history_at_scale.sql.
 -- =============================================================================
-
-create extension if not exists pg_trgm with schema extensions;
 
 -- -----------------------------------------------------------------------------
 -- Path rule used by the table's checks
@@ -43,6 +46,8 @@ create table if not exists public.user_generations (
   thumbnail_url text,
   image_bytes bigint,
   image_sha256 text,
+  starred boolean not null default false,
+  trashed_at timestamptz,
   constraint user_generations_prompt_length
     check (length(btrim(prompt)) between 1 and 2000),
   constraint user_generations_image_url_shape
@@ -72,6 +77,11 @@ comment on column public.user_generations.image_bytes is
   'Size of the stored image in bytes: storage estimates and export progress.';
 comment on column public.user_generations.image_sha256 is
   'SHA-256 of the stored image: exports verify and resume against it.';
+comment on column public.user_generations.starred is
+  'A favourite of its owner: can be listed on its own or first.';
+comment on column public.user_generations.trashed_at is
+  'When its owner moved it to the trash; NULL while it is in the history. History, '
+  'search and statistics leave trashed rows out; after 30 days a purge removes them.';
 
 -- -----------------------------------------------------------------------------
 -- Indexes
@@ -82,43 +92,24 @@ comment on index public.user_generations_user_created_idx is
   'History pages: "my newest first", paged by (created_at, id) keyset. Also the '
   'index the RLS filter on user_id uses.';
 
-create index if not exists user_generations_prompt_trgm_idx
-  on public.user_generations using gin (prompt extensions.gin_trgm_ops);
-comment on index public.user_generations_prompt_trgm_idx is
-  'Case-insensitive substring search (ILIKE ''%term%'') on prompts. A b-tree cannot '
-  'serve a leading wildcard; trigrams can for terms of 3 or more characters.';
-
--- Search picks its plan by how common the term is (see search_generations), so
--- the planner needs good estimates for ILIKE '%term%' on prompts. These come from
--- the column's sample of most common values and histogram: with the default 100
--- entries, terms found in a few percent of 2,000,000 prompts were estimated 4 to
--- 14 times too rare, and the planner read thousands of rows through the trigram
--- index where walking the user's newest rows would have stopped after a few
--- hundred. 1000 entries keep those estimates within about 10%, for a larger
--- ANALYZE sample (300,000 rows) and a fraction of a millisecond more planning.
-alter table public.user_generations alter column prompt set statistics 1000;
+-- genvault_unreferenced_paths (on delete and retention clean-up) and
+-- referenced_paths (the storage sweep) look rows up by the exact path. Hash
+-- indexes answer equality only, which is all these questions ask, in a
+-- fraction of the size of a b-tree over paths of 80-odd characters.
+create index if not exists user_generations_image_url_idx
+  on public.user_generations using hash (image_url);
+comment on index public.user_generations_image_url_idx is
+  'Which rows use this stored image: delete and clean-up keep files still in use.';
+create index if not exists user_generations_thumbnail_url_idx
+  on public.user_generations using hash (thumbnail_url);
+comment on index public.user_generations_thumbnail_url_idx is
+  'Which rows use this stored thumbnail: delete and clean-up keep files still in use.';
 
 -- -----------------------------------------------------------------------------
--- updated_at
+-- updated_at (genvault_touch_updated_at is in credits.sql)
 -- -----------------------------------------------------------------------------
-create or replace function public.genvault_touch_updated_at() returns trigger
-language plpgsql
-set search_path = ''
-as $$
-begin
-  new.updated_at := now();
-  return new;
-end
-$$;
-comment on function public.genvault_touch_updated_at() is
-  'Trigger: keeps updated_at equal to the time of the last change.';
-
 create or replace trigger user_generations_touch_updated_at
   before update on public.user_generations
-  for each row execute function public.genvault_touch_updated_at();
-
-create or replace trigger user_credits_touch_updated_at
-  before update on public.user_credits
   for each row execute function public.genvault_touch_updated_at();
 
 -- -----------------------------------------------------------------------------
@@ -176,6 +167,97 @@ create or replace trigger user_generations_freeze_provenance
   for each row execute function public.genvault_freeze_provenance();
 
 -- -----------------------------------------------------------------------------
+-- The prompt rule
+-- -----------------------------------------------------------------------------
+
+-- White space at either end of a prompt or a tag is what Python's str.strip()
+-- removes (every Unicode space, line and paragraph separator, and the ASCII
+-- separators 0x1C to 0x1F), so that the library and the database trim alike.
+create or replace function public.genvault_trim(value text) returns text
+language sql immutable parallel safe
+set search_path = ''
+as $$
+  select btrim(value, U&'\0009\000A\000B\000C\000D\001C\001D\001E\001F\0020\0085\00A0\1680'
+                      || U&'\2000\2001\2002\2003\2004\2005\2006\2007\2008\2009\200A\2028\2029\202F\205F\3000')
+$$;
+comment on function public.genvault_trim(text) is
+  'value without the white space Python''s str.strip() removes at either end.';
+
+-- What a prompt must be, in one place: trimmed, not empty, at most 2,000
+-- characters, and free of the characters that make text display differently
+-- from what it says (the bidirectional embeddings, overrides and isolates)
+-- and of every other control character but tab and newline. The messages and
+-- hints are the ones the library shows. A NUL never gets this far: PostgreSQL
+-- text cannot hold one, and every way of passing one in fails first.
+create or replace function public.genvault_prompt_problem(
+  prompt text,
+  out cleaned text,
+  out message text,
+  out hint text
+)
+language plpgsql immutable parallel safe
+set search_path = ''
+as $$
+begin
+  cleaned := public.genvault_trim(prompt);
+  if cleaned is null or cleaned = '' then
+    message := 'the prompt is empty';
+    hint := 'describe the image you want';
+  elsif length(cleaned) > 2000 then
+    message := format('the prompt is %s characters long',
+                      to_char(length(cleaned), 'FM999,999,999,990'));
+    hint := 'shorten it to at most 2,000 characters';
+  else
+    -- The first kind of character the prompt holds, with each one it holds
+    -- listed as U+XXXX in order.
+    select format(k.message, l.listed), k.hint
+      into message, hint
+      from (values
+              (1, '[\u202a-\u202e\u2066-\u2069]',
+               'the prompt contains text-direction control characters (%s)',
+               'they can make a prompt display differently from what it says; remove them'),
+              (2, '[\u0001-\u0008\u000b-\u001f\u007f-\u009f]',
+               'the prompt contains control characters (%s)',
+               'remove them')
+           ) as k(n, pattern, message, hint)
+      cross join lateral (
+        select string_agg(format('U+%s', upper(lpad(to_hex(c.code), 4, '0'))), ', '
+                          order by c.code) as listed
+          from (select distinct ascii(m[1]) as code
+                  from regexp_matches(cleaned, '(' || k.pattern || ')', 'g') as m) c
+      ) l
+     where l.listed is not null
+     order by k.n
+     limit 1;
+  end if;
+end
+$$;
+comment on function public.genvault_prompt_problem(text) is
+  'The prompt as stored (cleaned: trimmed) and, when the prompt rule refuses it, '
+  'why (message) and what to do (hint); message is NULL for a good prompt.';
+
+create or replace function public.check_prompt(prompt text) returns text
+language plpgsql immutable
+set search_path = ''
+as $$
+declare
+  verdict record;
+begin
+  select p.cleaned, p.message, p.hint into verdict
+    from public.genvault_prompt_problem(check_prompt.prompt) p;
+  if verdict.message is not null then
+    raise exception '%', verdict.message using errcode = '22023', hint = verdict.hint;
+  end if;
+  return verdict.cleaned;
+end
+$$;
+comment on function public.check_prompt(text) is
+  'The prompt trimmed, as it would be stored; raises 22023 with the reason and, in '
+  'the hint, what to do, when it is empty, longer than 2,000 characters, or holds '
+  'a text-direction or other control character. Every function that writes a '
+  'prompt calls it.';
+
+-- -----------------------------------------------------------------------------
 -- Functions the library calls
 -- -----------------------------------------------------------------------------
 
@@ -210,6 +292,7 @@ begin
     select g.*
       from public.user_generations g
      where g.user_id = me
+       and g.trashed_at is null
        and (before_created_at is null
             or (g.created_at, g.id) < (before_created_at, coalesce(before_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)))
      order by g.created_at desc, g.id desc
@@ -217,70 +300,7 @@ begin
 end
 $$;
 comment on function public.list_generations(integer, timestamptz, uuid) is
-  'One page of the caller''s history, newest first (keyset paging).';
-
-create or replace function public.search_generations(
-  search_text text,
-  page_size integer default 50,
-  before_created_at timestamptz default null,
-  before_id uuid default null
-) returns setof public.user_generations
-language plpgsql stable security definer
-set search_path = ''
-as $$
-declare
-  me text := public.genvault_require_user();
-  pattern text;
-  caller_work_mem text := current_setting('work_mem');
-begin
-  if search_text is null or length(btrim(search_text)) = 0 then
-    raise exception 'search text must not be empty' using errcode = '22023';
-  end if;
-  if length(search_text) > 2000 then
-    raise exception 'search text must be at most 2000 characters' using errcode = '22023';
-  end if;
-  -- 1001: a page of up to 1000 plus the one look-ahead row that tells a client
-  -- whether another page follows.
-  if page_size is null or page_size not between 1 and 1001 then
-    raise exception 'page size must be between 1 and 1000' using errcode = '22023';
-  end if;
-  -- The user's text is matched literally: \, % and _ are escaped.
-  pattern := '%' || replace(replace(replace(btrim(search_text), '\', '\\'), '%', '\%'), '_', '\_') || '%';
-
-  -- Why SECURITY DEFINER. Under Row Level Security PostgreSQL applies the policy
-  -- before any condition that is not leakproof, and ILIKE is not: it cannot be
-  -- an index condition, so a user's search could only walk all of their rows
-  -- (0.6 s for a term absent from 100,000 prompts). Running as the table's
-  -- owner, the search may use the trigram index. The price is that RLS does not
-  -- guard this one statement: the "g.user_id = me" below is what keeps it to the
-  -- caller's rows, with me taken from the request's verified claims exactly as
-  -- the policy takes it, and the function is granted to authenticated only.
-  --
-  -- The statement is planned for each term (EXECUTE): how common the term is
-  -- decides between walking the caller's newest rows until a page is full and
-  -- combining the trigram index with the (user_id, created_at, id) index. The
-  -- larger work_mem keeps that combination exact for a user with 100,000 rows
-  -- instead of degrading to whole pages to recheck; it lasts for this
-  -- statement only.
-  perform set_config('work_mem', '32MB', true);
-  return query execute
-    'select g.*
-       from public.user_generations g
-      where g.user_id = $1
-        and g.prompt ilike $2
-        and ($3::timestamptz is null
-             or (g.created_at, g.id) < ($3, coalesce($4, ''ffffffff-ffff-ffff-ffff-ffffffffffff''::uuid)))
-      order by g.created_at desc, g.id desc
-      limit $5'
-    using me, pattern, before_created_at, before_id, page_size;
-  perform set_config('work_mem', caller_work_mem, true);
-end
-$$;
-comment on function public.search_generations(text, integer, timestamptz, uuid) is
-  'Case-insensitive substring search over the caller''s prompts, newest first, '
-  'with the same keyset paging as list_generations. %, _ and \ match literally. '
-  'SECURITY DEFINER so that the trigram index can serve it (ILIKE is not '
-  'leakproof); it filters on the caller''s user id itself.';
+  'One page of the caller''s history (not the trash), newest first (keyset paging).';
 
 create or replace function public.get_generation(generation_id uuid)
 returns setof public.user_generations
@@ -310,6 +330,7 @@ set search_path = ''
 as $$
 declare
   me text := public.genvault_require_user();
+  clean_prompt text := public.check_prompt(record_generation.prompt);
   reservation public.credit_ledger;
   row_out public.user_generations;
 begin
@@ -337,7 +358,7 @@ begin
   insert into public.user_generations
     (id, user_id, prompt, image_url, model, params, thumbnail_url, image_bytes, image_sha256)
   values
-    (reservation.generation_id, me, btrim(record_generation.prompt), record_generation.image_url,
+    (reservation.generation_id, me, clean_prompt, record_generation.image_url,
      record_generation.model, coalesce(record_generation.params, '{}'::jsonb),
      record_generation.thumbnail_url, record_generation.image_bytes, record_generation.image_sha256)
   returning * into row_out;
@@ -347,8 +368,8 @@ end
 $$;
 comment on function public.record_generation(uuid, text, text, text, jsonb, text, bigint, text) is
   'Saves a finished generation and turns its reservation into a spend, in one '
-  'transaction. The row id is the generation id reserve_credit chose, and the '
-  'owner is always the caller.';
+  'transaction. The row id is the generation id reserve_credit chose, the owner '
+  'is always the caller, and the prompt must pass check_prompt (stored trimmed).';
 
 -- The stored files of deleted rows that no remaining row of their owner points
 -- at: what a client may remove from storage. A content-addressed store can
@@ -362,14 +383,21 @@ create or replace function public.genvault_unreferenced_paths(
 language sql stable
 set search_path = ''
 as $$
+  -- One lookup per column, each served by its hash index: "image_url = path or
+  -- thumbnail_url = path" left the planner free to read the owner's whole
+  -- history instead (it did, on a small table, even with the hash indexes).
   select coalesce(array_agg(distinct p.path), '{}')
     from unnest(paths) as p(path)
    where p.path is not null
      and p.path !~ '^https://'
      and not exists (select from public.user_generations o
-                      where o.user_id = owner
-                        and not (o.id = any (excluding))
-                        and (o.image_url = p.path or o.thumbnail_url = p.path))
+                      where o.image_url = p.path
+                        and o.user_id = owner
+                        and not (o.id = any (excluding)))
+     and not exists (select from public.user_generations o
+                      where o.thumbnail_url = p.path
+                        and o.user_id = owner
+                        and not (o.id = any (excluding)))
 $$;
 comment on function public.genvault_unreferenced_paths(text, text[], uuid[]) is
   'Of these stored paths of owner, those no row outside `excluding` refers to.';
@@ -410,11 +438,15 @@ returns table (path text)
 language sql stable
 set search_path = ''
 as $$
+  -- One lookup per column, as in genvault_unreferenced_paths.
   select p.path
     from unnest(paths) as p(path)
    where exists (select from public.user_generations g
-                  where g.user_id = public.genvault_require_user()
-                    and (g.image_url = p.path or g.thumbnail_url = p.path))
+                  where g.image_url = p.path
+                    and g.user_id = public.genvault_require_user())
+      or exists (select from public.user_generations g
+                  where g.thumbnail_url = p.path
+                    and g.user_id = public.genvault_require_user())
 $$;
 comment on function public.referenced_paths(text[]) is
   'Which of these stored paths a row of the caller still points at: lets a '
@@ -451,11 +483,12 @@ grant all on public.user_generations to service_role;
 
 revoke execute on function
   public.genvault_is_owned_path(text, text),
+  public.genvault_trim(text),
+  public.genvault_prompt_problem(text),
+  public.check_prompt(text),
   public.genvault_unreferenced_paths(text, text[], uuid[]),
-  public.genvault_touch_updated_at(),
   public.genvault_freeze_provenance(),
   public.list_generations(integer, timestamptz, uuid),
-  public.search_generations(text, integer, timestamptz, uuid),
   public.get_generation(uuid),
   public.record_generation(uuid, text, text, text, jsonb, text, bigint, text),
   public.delete_generations(uuid[]),
@@ -467,9 +500,16 @@ revoke execute on function
 -- role: the functions' owner, or service_role writing directly.
 grant execute on function public.genvault_is_owned_path(text, text) to service_role;
 
+-- The prompt rule: callable on its own, so that a client can check a prompt
+-- before it reserves a credit, with the two helpers it runs as the caller.
+grant execute on function
+  public.genvault_trim(text),
+  public.genvault_prompt_problem(text),
+  public.check_prompt(text)
+  to authenticated;
+
 grant execute on function
   public.list_generations(integer, timestamptz, uuid),
-  public.search_generations(text, integer, timestamptz, uuid),
   public.get_generation(uuid),
   public.record_generation(uuid, text, text, text, jsonb, text, bigint, text),
   public.delete_generations(uuid[]),

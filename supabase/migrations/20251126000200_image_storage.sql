@@ -1,1 +1,0 @@
-../../database/add_image_storage.sql
