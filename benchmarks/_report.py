@@ -56,7 +56,7 @@ ANALYSIS: dict[str, list[str]] = {
     ],
     "search": [
         "search_generations (answered by find_generations) runs as SECURITY DEFINER and"
-        " filters on user_id = the caller itself (see database/add_image_storage.sql for"
+        " filters on user_id = the caller itself (see database/organising.sql for"
         " the whole argument). As the invoker, under RLS, ILIKE is not leakproof, so"
         " PostgreSQL applies the policy first and can never use an index for it: the plan"
         " labelled 'as the user under RLS' walks every one of the user's rows for a term"
@@ -101,7 +101,7 @@ CHANGES = [
     " are in autocommit mode so that the transport's own BEGIN and COMMIT are the only"
     " transaction statements; a failed call is rolled back before its connection goes"
     " back to the pool.",
-    "**list_generations: planned for each call** (database/add_image_storage.sql)."
+    "**list_generations: planned for each call** (database/generations.sql)."
     " PL/pgSQL switches a statement to a generic plan after five calls, a plan made for"
     " no user in particular. For the heavy user that plan could not use the cursor as an"
     " index condition (`before_created_at is null or (created_at, id) < (...)` stays an"

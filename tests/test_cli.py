@@ -656,7 +656,7 @@ def test_db_commands(gen: Gen) -> None:
     assert {m["name"]: m["status"] for m in migrated} == {
         "supabase_compat.sql": "unchanged",
         "credits.sql": "unchanged",
-        "add_image_storage.sql": "unchanged",
+        "generations.sql": "unchanged",
         "monitoring.sql": "unchanged",
         "storage.sql": "unchanged",
         "history_at_scale.sql": "unchanged",

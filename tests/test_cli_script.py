@@ -92,7 +92,7 @@ def test_embedded_default_end_to_end(tmp_path: Path) -> None:
         assert {m["name"]: m["status"] for m in json.loads(migrated.stdout)} == {
             "supabase_compat.sql": "applied",
             "credits.sql": "applied",
-            "add_image_storage.sql": "applied",
+            "generations.sql": "applied",
             "monitoring.sql": "applied",
             "storage.sql": "applied",
             "history_at_scale.sql": "applied",

@@ -299,6 +299,14 @@ FUNCTION_CASES: dict[str, tuple[str, tuple[str, str, str, str]]] = {
         "select public.genvault_is_owned_path(%(owner_file)s, %(owner)s)",
         ("42501", "42501", "42501", "ok"),
     ),
+    "check_prompt(text)": (
+        "select public.check_prompt(' matrix prompt ')",
+        ("ok", "ok", "42501", "42501"),
+    ),
+    "genvault_prompt_problem(text)": (
+        "select public.genvault_prompt_problem('matrix prompt')",
+        ("ok", "ok", "42501", "42501"),
+    ),
     "genvault_require_operator()": (
         "select public.genvault_require_operator()",
         ("42501", "42501", "42501", "42501"),
@@ -318,6 +326,10 @@ FUNCTION_CASES: dict[str, tuple[str, tuple[str, str, str, str]]] = {
     "grant_credits(text, integer, text)": (
         "select public.grant_credits(%(owner)s, 1)",
         ("42501", "42501", "42501", "ok"),
+    ),
+    "genvault_trim(text)": (
+        "select public.genvault_trim(' matrix prompt ')",
+        ("ok", "ok", "42501", "42501"),
     ),
     "handle_deleted_auth_user()": (
         "select public.handle_deleted_auth_user()",
