@@ -6,16 +6,18 @@ SQL functions check that themselves (see database/monitoring.sql).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from genvault import _validate
-from genvault._exceptions import InvalidInput
-from genvault._storage import Storage
-from genvault._transport import Transport
+from genvault._exceptions import InvalidInput, NotFound, PermissionDenied
+from genvault._settings import Settings
+from genvault._storage import LocalStorage, Storage
+from genvault._transport import DirectTransport, Transport
 
-__all__ = ["BATCH", "AdminRepo", "PurgeResult"]
+__all__ = ["BATCH", "AdminRepo", "PurgeResult", "operator_repo"]
 
 BATCH = 1000
 """Rows a purge deletes per call: the most Supabase's API returns from one call."""
@@ -109,8 +111,6 @@ class AdminRepo:
         who = _validate.text(str(user), "user")
         user_id = self._transport.rpc("admin_find_user", {"who": who}, scalar=True)
         if user_id is None:
-            from genvault._exceptions import NotFound
-
             raise NotFound(f"no user {user!r}", hint="give the user's id or email")
         balance = self._transport.rpc(
             "grant_credits",
@@ -118,3 +118,35 @@ class AdminRepo:
             scalar=True,
         )
         return int(balance)
+
+
+def operator_repo(
+    settings: Settings,
+    *,
+    http_client: Any,
+    pool: Callable[[], Any],
+    owner_url: Callable[[], str],
+) -> AdminRepo:
+    """The AdminRepo for these settings: as service_role with the service role key
+    (hosted), or over the direct connection (``pool`` and ``owner_url``)."""
+    if settings.hosted:
+        if not settings.supabase_service_key:
+            raise PermissionDenied(
+                "operator commands need the service role key",
+                hint="set SUPABASE_SERVICE_ROLE_KEY, or DATABASE_URL for a direct connection",
+            )
+        from genvault._hosted import HostedTransport, SupabaseStorage, make_supabase_client
+
+        key = settings.supabase_service_key
+        client = make_supabase_client(settings, http_client=http_client, key=key)
+        return AdminRepo(
+            HostedTransport.service(client), SupabaseStorage(client, key, settings.bucket)
+        )
+    if settings.storage_kind == "supabase":
+        raise PermissionDenied(
+            "operator commands with Supabase Storage need the service role key",
+            hint="set SUPABASE_SERVICE_ROLE_KEY",
+        )
+    storage = LocalStorage(settings.home / "images")
+    transport = DirectTransport(pool(), role="service_role", claims={"role": "service_role"})
+    return AdminRepo(transport, storage, owner_url=owner_url())

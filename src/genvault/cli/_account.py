@@ -6,7 +6,7 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
-from genvault._exceptions import InvalidInput, NotSignedIn
+from genvault import InvalidInput, NotSignedIn
 from genvault.cli._context import JsonOpt, ask, backend_description, confirm, state
 from genvault.cli._render import (
     human_bytes,

@@ -6,7 +6,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import uuid
 from datetime import datetime, timedelta
 from datetime import time as day_time
 from enum import StrEnum
@@ -17,8 +16,7 @@ from urllib.parse import unquote, urlsplit
 import typer
 from rich.text import Text
 
-from genvault import _validate
-from genvault._exceptions import GenvaultError, InvalidInput, NotFound
+from genvault import MAX_PAGE, GenvaultError
 from genvault.cli._context import JsonOpt, State, confirm, state
 from genvault.cli._ids import sort_out_generations
 from genvault.cli._render import (
@@ -32,15 +30,13 @@ from genvault.cli._render import (
 )
 
 if TYPE_CHECKING:
-    from genvault import Generation, GenerationsRepo, HistoryFilter, Page
+    from genvault import Generation, GenerationsRepo, Page
 
-__all__ = ["BeforeOpt", "LimitOpt", "app", "find_page", "open_in_viewer", "resolve_id", "show_page"]
+__all__ = ["BeforeOpt", "LimitOpt", "app", "open_in_viewer", "show_page"]
 
 app = typer.Typer()
 
 PANEL = "History"
-_PREFIX = re.compile(r"^[0-9a-f-]+$")
-_MIN_PREFIX = 8
 
 IdArg = Annotated[
     str,
@@ -50,50 +46,8 @@ IdArg = Annotated[
 ]
 
 
-# -- ids ----------------------------------------------------------------------
-
-
-def resolve_id(repo: "GenerationsRepo", value: str) -> str:
-    """The full id for ``value``: a full UUID, or an unambiguous prefix of 8+ characters.
-
-    A prefix is looked up by reading the user's history page by page (the
-    library has no prefix query), stopping as soon as a second match shows up.
-    """
-    text = value.strip().lower()
-    try:
-        return str(uuid.UUID(text))
-    except ValueError:
-        pass
-    compact = text.replace("-", "")
-    if len(compact) < _MIN_PREFIX or len(compact) >= 32 or not _PREFIX.match(text):
-        raise InvalidInput(
-            f"{value[:60]!r} is not a generation id",
-            hint="give the full id, or its first 8 or more characters as `gen list` shows them",
-        )
-    matches: list[str] = []
-    for gen in repo.iter_all(page_size=500):
-        if gen.id.replace("-", "").startswith(compact):
-            matches.append(gen.id)
-            if len(matches) > 1:
-                raise InvalidInput(
-                    f"{value!r} is the start of more than one generation id",
-                    hint="give more characters of the id",
-                )
-    if not matches:
-        raise NotFound(
-            f"no generation id starts with {value!r}", hint="list your ids with `gen list`"
-        )
-    return matches[0]
-
-
-# -- create -------------------------------------------------------------------
-
-
 # -- list and search ------------------------------------------------------------
 
-# The list functions take at most 1,000 rows, and the library asks for one more
-# than the page size to learn whether another page follows.
-MAX_PAGE = 500
 LimitOpt = Annotated[
     int, typer.Option("--limit", "-n", min=1, max=MAX_PAGE, help="How many generations per page.")
 ]
@@ -110,7 +64,7 @@ BeforeOpt = Annotated[
 
 def show_page(
     st: State,
-    page: "Page",
+    page: "Page[Generation]",
     *,
     as_json: bool,
     again: list[str],
@@ -130,28 +84,6 @@ def show_page(
         prefix = ["gen"] + (["--profile", st.profile] if st.profile else [])
         command = shlex.join([*prefix, *again, "--before", page.next_cursor])
         out.hint(f"more: {command}")
-
-
-def find_page(
-    repo: "GenerationsRepo",
-    where: "HistoryFilter",
-    *,
-    limit: int,
-    before: str | None,
-    every: bool = False,
-) -> "Page":
-    """One page under ``where``, or with ``every`` all of them from ``before`` on."""
-    if not every:
-        return repo.find(where, limit=limit, before=before)
-    from genvault import Page
-
-    items: list[Generation] = []
-    while True:
-        page = repo.find(where, limit=MAX_PAGE, before=before)
-        items.extend(page.items)
-        if page.next_cursor is None:
-            return Page(items, None)
-        before = page.next_cursor
 
 
 class Sort(StrEnum):
@@ -238,11 +170,11 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """Your generations, newest first, a page at a time; the options narrow it down."""
-    from genvault import HistoryFilter
+    from genvault import GenerationsRepo, HistoryFilter
 
     start = _when(since, "--from", end_of_day=False)
     end = _when(until, "--to", end_of_day=False)
-    wanted = tuple(_validate.tags(tags)) if tags else ()
+    wanted = tuple(GenerationsRepo.clean_tags(tags)) if tags else ()
     st = state(ctx)
     client = st.ready_client()
     where = HistoryFilter(
@@ -255,7 +187,12 @@ def list_(
         tags=wanted,
         sort=sort.value,
     )
-    page = find_page(client.generations, where, limit=limit, before=before, every=every)
+    repo = client.generations
+    page = (
+        repo.find_all(where, before=before)
+        if every
+        else repo.find(where, limit=limit, before=before)
+    )
     again = ["list"] + (["--limit", str(limit)] if limit != 20 else [])
     for option, value in (
         ("--search", text),
@@ -306,7 +243,7 @@ def show(ctx: typer.Context, generation_id: IdArg, as_json: JsonOpt = False) -> 
     st = state(ctx)
     out = st.output
     repo = st.ready_client().generations
-    gen = repo.get(resolve_id(repo, generation_id))
+    gen = repo.get(repo.full_id(generation_id))
     url = repo.image_url(gen)
     if as_json:
         out.json({**gen.to_dict(), "url": url})
@@ -395,7 +332,7 @@ def open_(ctx: typer.Context, generation_id: IdArg) -> None:
     """Open the full-size image in the default viewer or browser."""
     st = state(ctx)
     repo = st.ready_client().generations
-    gen = repo.get(resolve_id(repo, generation_id))
+    gen = repo.get(repo.full_id(generation_id))
     url = repo.image_url(gen)
     open_in_viewer(url)
     st.output.out.print(Text(f"opened {url}"))
@@ -427,7 +364,7 @@ def download(
     output_dir.mkdir(parents=True, exist_ok=True)
     saved = []
     for value in generation_ids:
-        path = repo.download(resolve_id(repo, value), output_dir)
+        path = repo.download(repo.full_id(value), output_dir)
         size = path.stat().st_size
         saved.append({"id": path.stem, "path": str(path), "bytes": size})
         if not as_json:

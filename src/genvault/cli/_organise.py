@@ -5,9 +5,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.text import Text
 
-from genvault._exceptions import InvalidInput
+from genvault import InvalidInput
 from genvault.cli._context import JsonOpt, State, confirm, default_command_group, state
-from genvault.cli._history import BeforeOpt, LimitOpt, find_page, show_page
+from genvault.cli._history import BeforeOpt, LimitOpt, show_page
 from genvault.cli._ids import find_generations, sort_out_generations
 from genvault.cli._render import local_time, plain_table, plural
 
@@ -55,7 +55,12 @@ def trash_list(
 
     st = state(ctx)
     where = HistoryFilter(trash=True)
-    page = find_page(_generations(st), where, limit=limit, before=before, every=every)
+    repo = _generations(st)
+    page = (
+        repo.find_all(where, before=before)
+        if every
+        else repo.find(where, limit=limit, before=before)
+    )
     again = ["trash"] + (["--limit", str(limit)] if limit != 20 else [])
     empty = "the trash is empty" if before is None else "nothing more in the trash"
     show_page(st, page, as_json=as_json, again=again, empty=empty, trashed=True)
@@ -66,7 +71,7 @@ def trash_list(
 def _all_trash(repo: "GenerationsRepo") -> "list[Generation]":
     from genvault import HistoryFilter
 
-    return find_page(repo, HistoryFilter(trash=True), limit=1, before=None, every=True).items
+    return repo.find_all(HistoryFilter(trash=True)).items
 
 
 @trash_app.command("empty")
@@ -156,10 +161,10 @@ def unstar(ctx: typer.Context, generation_ids: IdsArg, as_json: JsonOpt = False)
 
 
 def _tag_list(values: list[str] | None) -> list[str]:
-    from genvault import _validate
+    from genvault import GenerationsRepo
 
     names = [part for value in values or () for part in value.split(",")]
-    return _validate.tags(names) if names else []
+    return GenerationsRepo.clean_tags(names) if names else []
 
 
 @app.command(rich_help_panel=PANEL)
@@ -355,7 +360,7 @@ def collection_show(
     client = st.ready_client()
     target = client.collections.resolve(name)
     where = HistoryFilter(collection_id=target.id)
-    page = find_page(client.generations, where, limit=limit, before=before)
+    page = client.generations.find(where, limit=limit, before=before)
     again = ["collection", "show", name] + (["--limit", str(limit)] if limit != 20 else [])
     empty = (
         f"{target.name} is empty; add images with: gen collection add {quoted(target.name)} ID..."

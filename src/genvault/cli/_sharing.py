@@ -13,10 +13,9 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from genvault._exceptions import NotFound
+from genvault import NotFound
 from genvault.cli._context import JsonOpt, default_command_group, state
 from genvault.cli._history import BeforeOpt, LimitOpt
-from genvault.cli._ids import find_generation, find_shared, pick
 from genvault.cli._render import human_bytes, local_time, one_line, plain_table, short_id
 
 if TYPE_CHECKING:
@@ -93,7 +92,7 @@ def share_add(
         what = f"the collection {target.name}"
         made_dict = {**made.to_dict(), "collection_name": target.name}
     else:
-        gen = find_generation(client.generations, targets[0])
+        gen = client.generations.resolve(targets[0])
         made = client.sharing.share(email, generation_id=gen.id)
         what = f"{short_id(gen.id)} ({one_line(gen.prompt)[:40]})"
         made_dict = made.to_dict()
@@ -175,9 +174,7 @@ def unshare(
     """End a share at once: the other user no longer sees it."""
     st = state(ctx)
     sharing = st.ready_client().sharing
-    target = pick(
-        sharing.shares(), lambda s: s.id, share_id, what="share", listed_by="gen share list"
-    )
+    target = sharing.resolve_share(share_id)
     if not sharing.unshare(target.id):  # ended meanwhile
         raise NotFound(f"you have no share {share_id!r}", hint="list them with `gen share list`")
     if as_json:
@@ -236,13 +233,7 @@ def shared_list(
     sharing = st.ready_client().sharing
     share_id = None
     if share is not None:
-        share_id = pick(
-            sharing.shared_with_me(),
-            lambda s: s.id,
-            share,
-            what="share",
-            listed_by="gen share list --with-me",
-        ).id
+        share_id = sharing.resolve_received(share).id
     page = sharing.generations(share_id=share_id, limit=limit, before=before)
     if as_json:
         out.json({"items": [g.to_dict() for g in page.items], "next_cursor": page.next_cursor})
@@ -283,7 +274,7 @@ def shared_download(
     """Save an image someone shared with you."""
     st = state(ctx)
     sharing = st.ready_client().sharing
-    item = find_shared(sharing, generation_id)
+    item = sharing.resolve(generation_id)
     data = sharing.read_image(item)
     target = Path(dest or ".")
     if target.is_dir() or (dest or "").endswith(("/", os.sep)):
@@ -369,7 +360,7 @@ def link_create(
         name: str | None = target.name
     else:
         assert generation_id is not None
-        gen = find_generation(client.generations, generation_id)
+        gen = client.generations.resolve(generation_id)
         link = client.sharing.create_link(generation_id=gen.id, expires_in=lifetime)
         what = short_id(gen.id)
         name = None
@@ -426,7 +417,7 @@ def link_revoke(
     """End a link at once: it no longer opens."""
     st = state(ctx)
     sharing = st.ready_client().sharing
-    link = pick(sharing.links(), lambda k: k.id, link_id, what="link", listed_by="gen link list")
+    link = sharing.resolve_link(link_id)
     if link.revoked_at is not None or not sharing.revoke_link(link.id):
         raise NotFound(
             f"the link {short_id(link.id)} was already revoked",

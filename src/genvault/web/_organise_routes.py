@@ -39,14 +39,22 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from genvault._exceptions import InvalidInput, NotFound
-from genvault._models import Collection, HistoryFilter, Page, PublicLink, SharedGeneration
-from genvault._organise import SharedPage
+from genvault import (
+    Client,
+    Collection,
+    Generation,
+    GenerationsRepo,
+    HistoryFilter,
+    InvalidInput,
+    NotFound,
+    Page,
+    PublicLink,
+    SharedGeneration,
+)
 from genvault.web._base import (
     NO_STORE,
     PAGE_SIZE,
     Pages,
-    Vault,
     field,
     image_response,
     local_path,
@@ -70,15 +78,11 @@ DEFAULT_EXPIRY = "7d"
 
 
 def _split_tags(text: str) -> list[str]:
-    """Tags typed as "portrait, winter light": trimmed, lower-cased, no repeats."""
-    out: list[str] = []
-    for part in text.split(","):
-        tag = part.strip().lower()
-        if tag and tag not in out:
-            out.append(tag)
-    if not out:
+    """Tags typed as "portrait, winter light", as the library stores them."""
+    parts = [part for part in text.split(",") if part.strip()]
+    if not parts:
         raise InvalidInput("no tag given", hint="type a tag, or several separated by commas")
-    return out
+    return GenerationsRepo.clean_tags(parts)
 
 
 def _days_left(trashed_at: datetime | None) -> int:
@@ -91,8 +95,8 @@ def _days_left(trashed_at: datetime | None) -> int:
 class Organiser:
     """The organising routes, bound to the app's Client and renderer."""
 
-    def __init__(self, vault: Vault, pages: Pages) -> None:
-        self.vault = vault
+    def __init__(self, client: Client, pages: Pages) -> None:
+        self.client = client
         self.pages = pages
 
     def routes(self) -> list[BaseRoute]:
@@ -146,7 +150,7 @@ class Organiser:
         starred = field(form, "starred", "1") not in ("0", "false", "")
 
         def run() -> None:
-            if not self.vault.generations().star([generation_id], starred=starred):
+            if not self.client.generations.star([generation_id], starred=starred):
                 raise NotFound(f"no generation {generation_id}")
 
         await run_in_threadpool(run)
@@ -159,7 +163,7 @@ class Organiser:
         tags = _split_tags(field(form, "tags"))
 
         def run() -> int:
-            repo = self.vault.generations()
+            repo = self.client.generations
             repo.get(generation_id)  # NotFound for an id that is not the user's
             return repo.tag([generation_id], tags)
 
@@ -170,31 +174,32 @@ class Organiser:
     async def untag(self, request: Request) -> Response:
         generation_id = request.path_params["id"]
         form = await request.form()
-        tag = field(form, "tag").strip().lower()
+        typed = field(form, "tag")
 
-        def run() -> int:
-            repo = self.vault.generations()
+        def run() -> tuple[int, str]:
+            repo = self.client.generations
             repo.get(generation_id)
-            return repo.untag([generation_id], [tag])
+            [tag] = repo.clean_tags([typed])
+            return repo.untag([generation_id], [tag]), tag
 
-        removed = await run_in_threadpool(run)
+        removed, tag = await run_in_threadpool(run)
         payload = {"id": generation_id, "tag": tag, "removed": removed}
         return reply(request, form, payload, back="/history")
 
     # -- the trash -----------------------------------------------------------
-    def _trash(self, before: str | None) -> Page:
+    def _trash(self, before: str | None) -> Page[Generation]:
         where = HistoryFilter(trash=True)
-        return self.vault.generations().find(where, limit=PAGE_SIZE, before=before)
+        return self.client.generations.find(where, limit=PAGE_SIZE, before=before)
 
-    def _trash_context(self, page: Page) -> dict[str, Any]:
+    def _trash_context(self, page: Page[Generation]) -> dict[str, Any]:
         left = {gen.id: _days_left(gen.trashed_at) for gen in page.items}
         return {"page": page, "days_left": left}
 
     async def trash_page(self, request: Request) -> Response:
         before = request.query_params.get("before") or None
 
-        def load() -> tuple[int, Page]:
-            return self.vault.credits().balance(), self._trash(before)
+        def load() -> tuple[int, Page[Generation]]:
+            return self.client.credits.balance(), self._trash(before)
 
         credits, page = await run_in_threadpool(load)
         context = {
@@ -220,7 +225,7 @@ class Organiser:
         form = await request.form()
 
         def run() -> None:
-            if not self.vault.generations().restore([generation_id]):
+            if not self.client.generations.restore([generation_id]):
                 raise NotFound(f"no image {generation_id} in your trash")
 
         await run_in_threadpool(run)
@@ -240,7 +245,7 @@ class Organiser:
             )
 
         def run() -> None:
-            repo = self.vault.generations()
+            repo = self.client.generations
             gen = repo.get(generation_id)
             if gen.trashed_at is None:
                 raise InvalidInput(
@@ -263,13 +268,13 @@ class Organiser:
                 button="Empty trash",
                 back="/trash",
             )
-        removed = await run_in_threadpool(lambda: self.vault.generations().empty_trash())
+        removed = await run_in_threadpool(lambda: self.client.generations.empty_trash())
         return reply(request, form, {"deleted": removed}, back="/trash")
 
     # -- collections ---------------------------------------------------------
     async def collections_page(self, request: Request) -> Response:
         def load() -> tuple[int, list[Collection]]:
-            return self.vault.credits().balance(), self.vault.collections().list()
+            return self.client.credits.balance(), self.client.collections.list()
 
         credits, collections = await run_in_threadpool(load)
         context = {
@@ -284,7 +289,7 @@ class Organiser:
     async def create_collection(self, request: Request) -> Response:
         form = await request.form()
         name = field(form, "name")
-        made = await run_in_threadpool(lambda: self.vault.collections().create(name))
+        made = await run_in_threadpool(lambda: self.client.collections.create(name))
         return reply(request, form, made.to_dict(), back="/collections", status=201)
 
     async def rename_collection(self, request: Request) -> Response:
@@ -292,7 +297,7 @@ class Organiser:
         form = await request.form()
         name = field(form, "name")
         renamed = await run_in_threadpool(
-            lambda: self.vault.collections().rename(collection_id, name)
+            lambda: self.client.collections.rename(collection_id, name)
         )
         return reply(request, form, renamed.to_dict(), back="/collections")
 
@@ -310,7 +315,7 @@ class Organiser:
             )
 
         def run() -> None:
-            repo = self.vault.collections()
+            repo = self.client.collections
             if not repo.delete(repo.resolve(collection_id).id):
                 raise NotFound(f"no collection {collection_id}")
 
@@ -329,8 +334,8 @@ class Organiser:
         generation_id = field(form, "generation_id")
 
         def run() -> tuple[Collection, int]:
-            self.vault.generations().get(generation_id)
-            repo = self.vault.collections()
+            self.client.generations.get(generation_id)
+            repo = self.client.collections
             found = repo.resolve(collection_id)
             if add:
                 changed = repo.add(found.id, [generation_id])
@@ -347,14 +352,14 @@ class Organiser:
         return reply(request, form, payload, back=f"/history?collection={found.id}")
 
     # -- shared with me ------------------------------------------------------
-    def _shared(self, before: str | None) -> SharedPage:
-        return self.vault.sharing().generations(limit=PAGE_SIZE, before=before)
+    def _shared(self, before: str | None) -> Page[SharedGeneration]:
+        return self.client.sharing.generations(limit=PAGE_SIZE, before=before)
 
     async def shared_page(self, request: Request) -> Response:
         before = request.query_params.get("before") or None
 
-        def load() -> tuple[int, SharedPage]:
-            return self.vault.credits().balance(), self._shared(before)
+        def load() -> tuple[int, Page[SharedGeneration]]:
+            return self.client.credits.balance(), self._shared(before)
 
         credits, page = await run_in_threadpool(load)
         context = {
@@ -386,7 +391,7 @@ class Organiser:
         generation_id = request.path_params["id"]
 
         def read() -> tuple[SharedGeneration, bytes]:
-            repo = self.vault.sharing()
+            repo = self.client.sharing
             item = repo.get(generation_id)
             return item, repo.read_image(item, thumbnail=thumbnail)
 
@@ -399,7 +404,7 @@ class Organiser:
 
     async def _links_page(self, request: Request, made: dict[str, Any] | None) -> Response:
         def load() -> tuple[int, list[PublicLink]]:
-            return self.vault.credits().balance(), self.vault.sharing().links()
+            return self.client.credits.balance(), self.client.sharing.links()
 
         credits, links = await run_in_threadpool(load)
         context = {"tab": "collections", "credits": credits, "links": links, "made": made}
@@ -415,7 +420,7 @@ class Organiser:
                 f"unknown expiry {expiry[:20]!r}", hint="choose one of: " + ", ".join(EXPIRIES)
             )
         link = await run_in_threadpool(
-            lambda: self.vault.sharing().create_link(
+            lambda: self.client.sharing.create_link(
                 generation_id=generation_id,
                 collection_id=collection_id,
                 expires_in=EXPIRIES[expiry][1],
@@ -436,7 +441,7 @@ class Organiser:
         form = await request.form()
 
         def run() -> None:
-            if not self.vault.sharing().revoke_link(link_id):
+            if not self.client.sharing.revoke_link(link_id):
                 raise NotFound(f"no open link {link_id}", hint="it may have been revoked already")
 
         await run_in_threadpool(run)
@@ -445,7 +450,7 @@ class Organiser:
     def _open(self, token: str) -> list[SharedGeneration] | None:
         """What the link shows, or None when it does not open (any reason alike)."""
         try:
-            return self.vault.visitor().open_link(token)
+            return self.client.open_link(token)
         except (NotFound, InvalidInput):
             return None
 
@@ -471,7 +476,7 @@ class Organiser:
             item = next((i for i in items if i.id == image_id), None)
             if item is None:
                 return None
-            return self.vault.visitor().read_link_image(item, thumbnail=thumbnail)
+            return self.client.read_link_image(item, thumbnail=thumbnail)
 
         data = await run_in_threadpool(read)
         if data is None:
