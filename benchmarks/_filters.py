@@ -14,7 +14,7 @@ from typing import Any
 from benchmarks._context import Bench
 from benchmarks._results import Row, Section, Target, ms
 from benchmarks._stats import Figure, measure
-from genvault._models import HistoryFilter, Page
+from genvault import HistoryFilter, Page
 
 __all__ = ["DEEP_PAGE", "TARGET", "run"]
 

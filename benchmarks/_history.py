@@ -7,7 +7,7 @@ import time
 from benchmarks._context import Bench
 from benchmarks._results import Row, Section, at_most
 from benchmarks._stats import measure_pair, summarize
-from genvault._models import Cursor
+from genvault._paging import Cursor
 
 __all__ = ["run"]
 

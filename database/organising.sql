@@ -1659,3 +1659,45 @@ grant execute on function public.open_public_link(text, integer, timestamptz, uu
   to anon, authenticated;
 
 grant execute on function public.admin_purge_trash(interval, integer) to service_role;
+
+-- -----------------------------------------------------------------------------
+-- Ids by prefix
+-- -----------------------------------------------------------------------------
+-- Tables show the first 8 characters of an id, and every command accepts
+-- them. A prefix of hex digits is the range of ids from the prefix padded with
+-- 0s to the prefix padded with fs, which the primary key serves. Only the
+-- caller's own rows match (the owner filter below, and RLS under it), so a
+-- prefix of another user's id finds nothing, exactly like an unused one.
+create or replace function public.generations_by_id_prefix(
+  id_prefix text,
+  in_trash boolean default false
+) returns setof public.user_generations
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+  me text := public.genvault_require_user();
+begin
+  if id_prefix is null or id_prefix !~ '^[0-9a-f]{1,32}$' then
+    raise exception 'an id prefix is 1 to 32 hexadecimal digits' using errcode = '22023',
+      hint = 'Give the first characters of the id, without dashes.';
+  end if;
+  -- Two rows are enough to tell a unique prefix from an ambiguous one.
+  return query
+    select g.*
+      from public.user_generations g
+     where g.id between rpad(id_prefix, 32, '0')::uuid and rpad(id_prefix, 32, 'f')::uuid
+       and g.user_id = me
+       and (in_trash is null or (g.trashed_at is not null) = in_trash)
+     order by g.id
+     limit 2;
+end
+$$;
+comment on function public.generations_by_id_prefix(text, boolean) is
+  'At most two of the caller''s generations whose id starts with these hex digits (in the '
+  'history, the trash, or either when in_trash is null): one names a generation, two say '
+  'the prefix is ambiguous. Other users'' ids never match.';
+
+revoke all on function public.generations_by_id_prefix(text, boolean)
+  from public, anon, authenticated, service_role;
+grant execute on function public.generations_by_id_prefix(text, boolean) to authenticated;

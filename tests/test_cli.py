@@ -682,17 +682,18 @@ def test_db_commands(gen: Gen) -> None:
 
 
 def test_db_debug_runs_read_only(gen: Gen) -> None:
-    from genvault.cli._db import run_debug_queries
+    from genvault import Upkeep
 
     url = gen.env["DATABASE_URL"]
-    results = run_debug_queries(url, "create table cli_should_not_exist (x int); select 1 as one;")
+    script = "create table cli_should_not_exist (x int); select 1 as one;"
+    results = Upkeep(url).run_script(script)
     assert results[0].error is not None
     assert "read-only" in results[0].error
     assert results[1].rows == [[1]]
 
 
 def test_split_sql_keeps_quoted_semicolons() -> None:
-    from genvault.cli._db import split_sql
+    from genvault._upkeep import split_sql
 
     script = dedent(
         """\

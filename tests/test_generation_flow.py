@@ -105,7 +105,7 @@ def test_storage_failure_refunds_and_removes_the_written_part(
     admin: Any, signed_in: SignIn, tmp_path: Path, ok_puts: int
 ) -> None:
     from genvault._flow import Generator
-    from genvault._repos import GenerationsRepo
+    from genvault._generations import GenerationsRepo
 
     with signed_in(credits=1) as (user, gv):
         transport, _, user_id = gv._user()
@@ -123,7 +123,7 @@ def test_insert_failure_refunds_and_removes_files(
 ) -> None:
     """The database refuses the row (a path outside the user's folder): all undone."""
     from genvault._flow import Generator
-    from genvault._repos import GenerationsRepo
+    from genvault._generations import GenerationsRepo
 
     class WrongFolder(LocalStorage):
         def key_for(self, user_id: str, generation_id: str, data: bytes, suffix: str) -> str:
@@ -200,7 +200,7 @@ def test_crash_between_reserve_and_insert_is_cleaned_by_the_sweep(
             return real_rpc(fn, args, scalar=scalar)
 
         from genvault._flow import Generator
-        from genvault._repos import GenerationsRepo
+        from genvault._generations import GenerationsRepo
 
         gen = Generator(transport, storage, GenerationsRepo(transport, storage), user_id=user_id)
         gen._undo = lambda *a: None  # type: ignore[method-assign]  # a killed process undoes nothing

@@ -30,7 +30,7 @@ from genvault import (
     StorageFailed,
 )
 from genvault._hosted import SupabaseStorage
-from genvault._models import Generation
+from genvault._records import Generation
 from tests.support.hosted import PROJECT, HostedBackend, json_body
 from tests.support.library import ScriptedModel, png_bytes
 from tests.support.supabase_double import SupabaseDouble

@@ -25,7 +25,7 @@ from genvault import (
     InvalidInput,
     NotFound,
 )
-from genvault._models import Generation
+from genvault._records import Generation
 from tests.support.library import (
     ClientOf,
     ScriptedModel,

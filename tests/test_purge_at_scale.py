@@ -176,7 +176,7 @@ def test_a_history_larger_than_the_api_returns_is_paged_through_whole(
     """Pages of the largest size the library allows (it asks for one row more, to know
     whether another page follows) stay under the API's cut: every one of 1,234 rows
     comes back once, in order, with one call per page."""
-    from genvault._validate import MAX_PAGE
+    from genvault import MAX_PAGE
 
     backend = HostedBackend(tmp_path, scale_db)
     try:

@@ -9,6 +9,18 @@ with Client() as gv:                      # embedded default, or settings from t
         print(gen.id, gen.created_at, gen.prompt)
     gv.generations.download(image.id, Path("fox.webp"))
     print(gv.credits.balance(), "credits left")
+
+This module is the whole public API; the `gen` command line and the web gallery
+use nothing else. It holds:
+
+- :class:`Client`, which signs in and hands out the repos: ``generations``,
+  ``credits``, ``collections``, ``sharing``, ``templates``, and for operators
+  ``admin()`` and :class:`Upkeep` (migrations, schema checks, debugging queries).
+- The records they return (:class:`Generation`, :class:`Page`, ...), the inputs
+  they take (:class:`HistoryFilter`, :class:`Recipe`), and the limits
+  :data:`MAX_PAGE` (rows per page) and :data:`MAX_PROMPT` (characters).
+- The image model interface (:class:`ImageModel` and its request and result).
+- The errors, all under :class:`GenvaultError`.
 """
 
 from importlib import import_module
@@ -32,18 +44,24 @@ from genvault._exceptions import (
 from genvault._settings import Settings
 
 if TYPE_CHECKING:
+    from genvault._account import AccountDeletion
     from genvault._admin import AdminRepo, PurgeResult
-    from genvault._client import AccountDeletion, Client
+    from genvault._client import Client
+    from genvault._collections import CollectionsRepo
+    from genvault._credits import CreditsRepo
     from genvault._export import ExportResult
     from genvault._flow import SweepResult
+    from genvault._generations import GenerationsRepo
     from genvault._imagegen import ASPECT_RATIOS, ImageModel, ImageRequest, ImageResult
-    from genvault._models import (
+    from genvault._lookup import Scope
+    from genvault._paging import MAX_PAGE, Page
+    from genvault._recipe import Recipe
+    from genvault._records import (
         Collection,
         DeleteOutcome,
         Generation,
         HistoryFilter,
         LedgerEntry,
-        Page,
         PublicLink,
         RenderedTemplate,
         Share,
@@ -52,42 +70,51 @@ if TYPE_CHECKING:
         TagCount,
         Template,
     )
-    from genvault._organise import CollectionsRepo, SharingRepo, TemplatesRepo
-    from genvault._repos import CreditsRepo, GenerationsRepo
     from genvault._session import Session
+    from genvault._sharing import SharingRepo
+    from genvault._templates import TemplatesRepo
+    from genvault._upkeep import DebugResult, MigrationStatus, Upkeep
+    from genvault._validate import MAX_PROMPT
 
 # The rest is imported on first use, so that `import genvault` (and `gen --help`)
 # stays fast: the database driver and Pillow load only when something needs them.
 _LAZY = {
+    "AccountDeletion": "genvault._account",
     "AdminRepo": "genvault._admin",
     "PurgeResult": "genvault._admin",
-    "AccountDeletion": "genvault._client",
     "Client": "genvault._client",
+    "CollectionsRepo": "genvault._collections",
+    "CreditsRepo": "genvault._credits",
     "ExportResult": "genvault._export",
     "SweepResult": "genvault._flow",
+    "GenerationsRepo": "genvault._generations",
     "ASPECT_RATIOS": "genvault._imagegen",
     "ImageModel": "genvault._imagegen",
     "ImageRequest": "genvault._imagegen",
     "ImageResult": "genvault._imagegen",
-    "Collection": "genvault._models",
-    "DeleteOutcome": "genvault._models",
-    "Generation": "genvault._models",
-    "HistoryFilter": "genvault._models",
-    "LedgerEntry": "genvault._models",
-    "Page": "genvault._models",
-    "PublicLink": "genvault._models",
-    "RenderedTemplate": "genvault._models",
-    "Share": "genvault._models",
-    "SharedGeneration": "genvault._models",
-    "SharedWithMe": "genvault._models",
-    "TagCount": "genvault._models",
-    "Template": "genvault._models",
-    "CollectionsRepo": "genvault._organise",
-    "SharingRepo": "genvault._organise",
-    "TemplatesRepo": "genvault._organise",
-    "CreditsRepo": "genvault._repos",
-    "GenerationsRepo": "genvault._repos",
+    "Scope": "genvault._lookup",
+    "MAX_PAGE": "genvault._paging",
+    "Page": "genvault._paging",
+    "Recipe": "genvault._recipe",
+    "Collection": "genvault._records",
+    "DeleteOutcome": "genvault._records",
+    "Generation": "genvault._records",
+    "HistoryFilter": "genvault._records",
+    "LedgerEntry": "genvault._records",
+    "PublicLink": "genvault._records",
+    "RenderedTemplate": "genvault._records",
+    "Share": "genvault._records",
+    "SharedGeneration": "genvault._records",
+    "SharedWithMe": "genvault._records",
+    "TagCount": "genvault._records",
+    "Template": "genvault._records",
     "Session": "genvault._session",
+    "SharingRepo": "genvault._sharing",
+    "TemplatesRepo": "genvault._templates",
+    "DebugResult": "genvault._upkeep",
+    "MigrationStatus": "genvault._upkeep",
+    "Upkeep": "genvault._upkeep",
+    "MAX_PROMPT": "genvault._validate",
 }
 
 
@@ -100,6 +127,8 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ASPECT_RATIOS",
+    "MAX_PAGE",
+    "MAX_PROMPT",
     "AccountDeletion",
     "AdminRepo",
     "BackendUnreachable",
@@ -109,6 +138,7 @@ __all__ = [
     "ConfigError",
     "Conflict",
     "CreditsRepo",
+    "DebugResult",
     "DeleteOutcome",
     "ExportResult",
     "Generation",
@@ -121,6 +151,7 @@ __all__ = [
     "InsufficientCredits",
     "InvalidInput",
     "LedgerEntry",
+    "MigrationStatus",
     "ModelFailed",
     "NotFound",
     "NotSignedIn",
@@ -128,7 +159,9 @@ __all__ = [
     "PermissionDenied",
     "PublicLink",
     "PurgeResult",
+    "Recipe",
     "RenderedTemplate",
+    "Scope",
     "Session",
     "SessionExpired",
     "Settings",
@@ -142,6 +175,7 @@ __all__ = [
     "Template",
     "TemplatesRepo",
     "TimedOut",
+    "Upkeep",
 ]
 
 __version__ = "0.1.0"

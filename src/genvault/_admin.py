@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from genvault import _validate
-from genvault._exceptions import InvalidInput
+from genvault._exceptions import InvalidInput, NotFound
 from genvault._storage import Storage
 from genvault._transport import Transport
 
@@ -109,8 +109,6 @@ class AdminRepo:
         who = _validate.text(str(user), "user")
         user_id = self._transport.rpc("admin_find_user", {"who": who}, scalar=True)
         if user_id is None:
-            from genvault._exceptions import NotFound
-
             raise NotFound(f"no user {user!r}", hint="give the user's id or email")
         balance = self._transport.rpc(
             "grant_credits",

@@ -16,36 +16,30 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from genvault import _validate
+from genvault._account import AccountDeletion, erase_account
 from genvault._admin import AdminRepo
 from genvault._backends import Backends
+from genvault._collections import CollectionsRepo
+from genvault._credits import CreditsRepo
 from genvault._exceptions import (
-    InvalidInput,
-    PermissionDenied,
     StorageFailed,
 )
 from genvault._export import ExportProgress, ExportResult, export_history
 from genvault._flow import Generator, SweepResult
+from genvault._generations import GenerationsRepo
 from genvault._imagegen import ImageModel, StatusCallback
-from genvault._models import Generation, SharedGeneration
-from genvault._organise import (
-    CollectionsRepo,
-    SharingRepo,
-    TemplatesRepo,
-    open_link,
-    read_shared,
-)
-from genvault._repos import CreditsRepo, GenerationsRepo
+from genvault._recipe import Recipe, make_recipe
+from genvault._records import Generation, SharedGeneration
 from genvault._session import Session, SessionStore
 from genvault._settings import Settings
+from genvault._sharing import SharingRepo, open_link, read_shared
 from genvault._signin import SignIn
 from genvault._storage import LocalStorage, Storage
-from genvault._transport import DirectTransport, Transport
+from genvault._templates import TemplatesRepo
+from genvault._transport import Transport
 
-__all__ = ["AccountDeletion", "Client"]
-
-
-class AccountDeletion(dict[str, int]):
-    """Counts of what :meth:`Client.delete_account` removed (generations, ledger entries, files)."""
+__all__ = ["Client"]
 
 
 class Client:
@@ -225,6 +219,32 @@ class Client:
         image_model: ImageModel = make_model(self.settings, name)
         return image_model
 
+    def check_prompt(self, prompt: str) -> str:
+        """The prompt as it is saved (trimmed); InvalidInput saying what to change if
+        it cannot be used. Nothing is reserved or sent: check before spending."""
+        return _validate.prompt(prompt)
+
+    recipe = make_recipe
+    """What :meth:`create` would make, checked, with nothing reserved (see make_recipe)."""
+
+    def make(
+        self,
+        recipe: Recipe,
+        *,
+        index: int = 0,
+        idempotency_key: str | None = None,
+        on_status: StatusCallback | None = None,
+    ) -> Generation:
+        """Make image ``index`` of a :meth:`recipe`'s batch and save it (one credit)."""
+        return self._generator().create(
+            recipe.model,
+            recipe.prompt,
+            aspect_ratio=recipe.aspect_ratio,
+            seed=recipe.seed_at(index),
+            idempotency_key=idempotency_key,
+            on_status=on_status,
+        )
+
     def create(
         self,
         prompt: str | None = None,
@@ -242,38 +262,17 @@ class Client:
         ``model`` is a model name (default: the configured one) or an ImageModel.
         With ``template``, the prompt (and, unless given here, the model and
         settings) come from that saved template, its placeholders filled from
-        ``values``.
+        ``values`` (see :meth:`recipe`).
         """
-        if template is not None:
-            if prompt is not None:
-                raise InvalidInput(
-                    "give a prompt or a template, not both", hint="drop the prompt or --template"
-                )
-            rendered = self.templates.render(template, values or {})
-            prompt = rendered.prompt
-            model = model if model is not None else rendered.model
-            saved_ratio = rendered.params.get("aspect_ratio")
-            saved_seed = rendered.params.get("seed")
-            if aspect_ratio is None and isinstance(saved_ratio, str):
-                aspect_ratio = saved_ratio
-            if seed is None and isinstance(saved_seed, int):
-                seed = saved_seed
-        elif values:
-            raise InvalidInput("values fill a template", hint="add --template NAME")
-        if prompt is None:
-            raise InvalidInput("no prompt given", hint='e.g. gen create "a red fox in snow"')
-        aspect_ratio = aspect_ratio or "1:1"
-        image_model = (
-            model if model is not None and not isinstance(model, str) else self.model(model)
-        )
-        return self._generator().create(
-            image_model,
+        made = self.recipe(
             prompt,
+            template=template,
+            values=values,
+            model=model,
             aspect_ratio=aspect_ratio,
             seed=seed,
-            idempotency_key=idempotency_key,
-            on_status=on_status,
         )
+        return self.make(made, idempotency_key=idempotency_key, on_status=on_status)
 
     def save(
         self,
@@ -315,54 +314,13 @@ class Client:
     def delete_account(self) -> AccountDeletion:
         """Erase the signed-in user: every stored file and row, verified, then sign out."""
         transport, storage, user_id = self._user()
-        files = storage.list(user_id)
-        storage.delete(o.path for o in files)
-        rows = transport.rpc("delete_my_account", {})
-        # A generation finishing elsewhere may have stored files since the first
-        # pass; with the account gone no new row can point at them.
-        late = storage.list(user_id)
-        storage.delete(o.path for o in late)
-        files = files + late
-        left = storage.list(user_id)
-        if left:
-            from genvault._exceptions import StorageFailed
-
-            raise StorageFailed(f"{len(left)} stored files of the account could not be removed")
+        erased = erase_account(transport, storage, user_id)
         self._store.clear()
         self._signed_in = None
-        counts = rows[0] if rows else {}
-        return AccountDeletion(
-            generations=int(counts.get("generations", 0)),
-            ledger_entries=int(counts.get("ledger_entries", 0)),
-            files=len(files),
-        )
+        return erased
 
     # -- operators ---------------------------------------------------------
     def admin(self) -> AdminRepo:
         """Operator functions: needs a direct database URL or the service role key."""
-        if self.settings.hosted:
-            if not self.settings.supabase_service_key:
-                raise PermissionDenied(
-                    "operator commands need the service role key",
-                    hint="set SUPABASE_SERVICE_ROLE_KEY, or DATABASE_URL for a direct connection",
-                )
-            from genvault._hosted import HostedTransport, SupabaseStorage, make_supabase_client
-
-            client = make_supabase_client(
-                self.settings, http_client=self._http_client, key=self.settings.supabase_service_key
-            )
-            return AdminRepo(
-                HostedTransport.service(client),
-                SupabaseStorage(client, self.settings.supabase_service_key, self.settings.bucket),
-            )
-        storage: Storage
-        if self.settings.storage_kind == "supabase":
-            raise PermissionDenied(
-                "operator commands with Supabase Storage need the service role key",
-                hint="set SUPABASE_SERVICE_ROLE_KEY",
-            )
-        storage = LocalStorage(self.settings.home / "images")
-        transport = DirectTransport(
-            self._db_pool(), role="service_role", claims={"role": "service_role"}
-        )
-        return AdminRepo(transport, storage, owner_url=self.database_url())
+        transport, storage, owner_url = self._backends.for_operator()
+        return AdminRepo(transport, storage, owner_url=owner_url)

@@ -18,8 +18,9 @@ from datetime import datetime
 from pathlib import Path
 
 from genvault._exceptions import InvalidInput
-from genvault._models import Generation
-from genvault._repos import GenerationsRepo
+from genvault._generations import GenerationsRepo
+from genvault._paging import MAX_PAGE
+from genvault._records import Generation
 
 __all__ = ["ExportProgress", "ExportResult", "export_history"]
 
@@ -48,7 +49,7 @@ def _select(
     if since and until and since > until:
         raise InvalidInput("--since is after --until", hint="swap them")
     chosen = []
-    for gen in repo.iter_all(page_size=500):
+    for gen in repo.iter_all(page_size=MAX_PAGE):
         if until and gen.created_at > until:
             continue
         if since and gen.created_at < since:

@@ -21,9 +21,9 @@ from typing import Any
 
 from genvault import _validate
 from genvault._exceptions import Conflict, GenvaultError, InvalidInput, ModelFailed
+from genvault._generations import GenerationsRepo
 from genvault._imagegen import ImageModel, ImageRequest, ImageResult, StatusCallback
-from genvault._models import Generation
-from genvault._repos import GenerationsRepo
+from genvault._records import Generation
 from genvault._storage import Storage
 from genvault._transport import Transport
 

@@ -29,16 +29,11 @@ from replicate.client import Client
 from genvault._exceptions import InvalidInput, ModelFailed
 from genvault._imagegen import ImageRequest, ImageResult, Phase, StatusCallback
 from genvault._images import MAX_IMAGE_BYTES, sniff_image_type
+from genvault._model_factory import MODEL_REF
 
 __all__ = ["DEFAULT_BASE_URL", "ReplicateModel"]
 
 DEFAULT_BASE_URL = "https://api.replicate.com/v1"
-
-MODEL_REF = re.compile(
-    r"^(?P<owner>[a-z0-9][a-z0-9_.-]*)/(?P<name>[a-z0-9][a-z0-9_.-]*)"
-    r"(?::(?P<version>[0-9a-f]{16,64}))?$"
-)
-"""owner/name for an official model, owner/name:version for one version."""
 
 _TERMINAL = frozenset({"succeeded", "failed", "canceled", "aborted"})
 _SEED_IN_LOGS = re.compile(r"Using seed: (\d+)")

@@ -20,7 +20,6 @@ __all__ = [
     "call_arguments",
     "generation_id",
     "in_range",
-    "page_size",
     "prompt",
     "seed",
     "tags",
@@ -28,10 +27,6 @@ __all__ = [
 ]
 
 MAX_PROMPT = 2000
-MAX_PAGE = 500
-"""The largest page. PostgREST returns at most db-max-rows (1000 on Supabase) rows
-of a call, and a page asks for one row more than it shows, to know whether another
-page follows: a larger page would silently lose that row and stop the paging."""
 _BIDI_CONTROLS = {
     "\u202a",
     "\u202b",
@@ -141,7 +136,8 @@ def aspect_ratio(value: str) -> str:
 
 def seed(value: int | None) -> int | None:
     """A seed in the range models accept, or None for a random one."""
-    if value is not None and not (0 <= value <= 2**32 - 1):
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    if value is not None and not (whole and 0 <= value <= 2**32 - 1):
         raise InvalidInput(
             f"the seed {value} is out of range", hint="use a whole number from 0 to 4294967295"
         )
@@ -168,17 +164,11 @@ def in_range(value: int, name: str, low: int, high: int) -> int:
     return value
 
 
-def page_size(value: int) -> int:
-    """A page size from 1 to :data:`MAX_PAGE`."""
-    if not 1 <= value <= MAX_PAGE:
-        raise InvalidInput(
-            f"the limit {value} is out of range", hint=f"use a number from 1 to {MAX_PAGE}"
-        )
-    return value
-
-
 MAX_TAG = 50
+"""The longest tag, in characters (the database's rule too)."""
 MAX_TAGS = 20
+"""The most tags one call adds, removes or filters by: a generation carries at
+most 20 (the database counts those), so more in one call can never all apply."""
 
 
 def tags(values: Iterable[str]) -> list[str]:
@@ -200,5 +190,5 @@ def tags(values: Iterable[str]) -> list[str]:
     if not out:
         raise InvalidInput("no tag given", hint="give at least one tag")
     if len(out) > MAX_TAGS:
-        raise InvalidInput("too many tags", hint=f"an image can have at most {MAX_TAGS}")
+        raise InvalidInput("too many tags", hint=f"give at most {MAX_TAGS} tags at once")
     return out

@@ -22,6 +22,11 @@ FUNCTION_CASES: dict[str, tuple[str, Outcomes]] = {
         "select * from public.find_generations() where id = %(gen)s",
         ("rows", "none", "none", *SIGNED_IN_ONLY),
     ),
+    "generations_by_id_prefix(text, boolean)": (
+        "select * from public.generations_by_id_prefix("
+        "left(replace(%(gen)s::text, '-', ''), 8)) where id = %(gen)s::uuid",
+        ("rows", "none", "none", *SIGNED_IN_ONLY),
+    ),
     "list_generations(integer, timestamp with time zone, uuid)": (
         "select * from public.list_generations(1000) where id = %(gen)s",
         ("rows", "none", "none", *SIGNED_IN_ONLY),

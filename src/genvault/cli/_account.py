@@ -6,7 +6,7 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
-from genvault._exceptions import InvalidInput, NotSignedIn
+from genvault import InvalidInput, NotSignedIn
 from genvault.cli._context import JsonOpt, ask, backend_description, confirm, state
 from genvault.cli._render import (
     human_bytes,
@@ -22,10 +22,8 @@ __all__ = ["account_app", "app"]
 app = typer.Typer()
 account_app = typer.Typer(help="Your account as a whole.", no_args_is_help=True)
 
-PANEL = "Account"
 
-
-@app.command(rich_help_panel=PANEL)
+@app.command()
 def login(
     ctx: typer.Context,
     local: Annotated[
@@ -90,7 +88,7 @@ def login(
     out.note(f"signed in as [bold]{escape(session.email or email)}[/] ({settings.supabase_url})")
 
 
-@app.command(rich_help_panel=PANEL)
+@app.command()
 def logout(ctx: typer.Context) -> None:
     """Sign out of this profile and forget the saved session."""
     st = state(ctx)
@@ -103,7 +101,7 @@ def logout(ctx: typer.Context) -> None:
         st.output.note(f"signed out {session.email or session.user_id}")
 
 
-@app.command(rich_help_panel=PANEL)
+@app.command()
 def whoami(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Who is signed in on this profile, and where the data lives."""
     st = state(ctx)
@@ -139,7 +137,7 @@ _REASONS = {
 }
 
 
-@app.command(rich_help_panel=PANEL)
+@app.command()
 def credits(
     ctx: typer.Context,
     limit: Annotated[
@@ -188,7 +186,7 @@ def credits(
     out.print(table)
 
 
-@app.command(rich_help_panel=PANEL)
+@app.command()
 def stats(
     ctx: typer.Context,
     days: Annotated[

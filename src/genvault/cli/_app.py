@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from genvault._exceptions import GenvaultError
+from genvault import GenvaultError
 from genvault.cli import (
     _account,
     _admin,

@@ -1,18 +1,25 @@
-"""gen create: generate images from a prompt, a saved template, or an earlier generation."""
+"""gen create: generate images from a prompt, a saved template, or an earlier generation.
+
+The command parses, asks the library for a checked recipe (:meth:`Client.recipe`
+fills it from the template or the earlier generation and refuses bad input
+before anything is spent), then makes the images one at a time and reports.
+"""
 
 import re
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.text import Text
 
-from genvault import ASPECT_RATIOS, _validate
-from genvault._exceptions import GenvaultError, InsufficientCredits
+from genvault import ASPECT_RATIOS, GenvaultError, InsufficientCredits
 from genvault.cli._context import JsonOpt, state
-from genvault.cli._history import PANEL, open_in_viewer, resolve_id
 from genvault.cli._render import Output, plural
+from genvault.cli._viewer import open_in_viewer
+
+if TYPE_CHECKING:
+    from genvault import Client, Generation, Recipe
 
 __all__ = ["app"]
 
@@ -43,7 +50,7 @@ class _Progress:
             self.output.err.print(Text(line))
 
 
-@app.command(rich_help_panel=PANEL)
+@app.command()
 def create(
     ctx: typer.Context,
     prompt: Annotated[
@@ -127,6 +134,45 @@ def create(
     save`), each {placeholder} filled with a --set NAME=VALUE.
     """
     values = _template_values(sets or [])
+    _check_usage(prompt, source, template, values)
+    st = state(ctx)
+    out = st.output
+    client = st.ready_client()
+    credits = client.credits
+    recipe = client.recipe(
+        prompt,
+        model=model,
+        aspect_ratio=aspect_ratio,
+        seed=seed,
+        template=template,
+        values=values,
+        source=source,
+        count=num,
+    )
+    before = credits.balance()
+    if before < num:
+        needed = "an image needs 1" if num == 1 else f"{num} images need {num}"
+        raise InsufficientCredits(
+            f"you have {plural(before, 'credit')}; {needed}",
+            hint="ask an operator for credits (`gen admin grant`)",
+        )
+    if not as_json:
+        out.note(
+            f"generating {plural(num, 'image')} with {escape(recipe.model.name)} · "
+            f"{recipe.aspect_ratio} · {plural(before, 'credit')}"
+        )
+    made = _make_all(client, recipe, num, out, open_after=open_after, quiet=as_json)
+    after = credits.balance()
+    if as_json:
+        out.json({"generations": made, "credits_before": before, "credits_after": after})
+    else:
+        out.out.print(f"credits: {before} → {after}")
+
+
+def _check_usage(
+    prompt: str | None, source: str | None, template: str | None, values: dict[str, str]
+) -> None:
+    """Usage errors (exit code 2) for options that do not go together."""
     if template is not None and prompt is not None:
         raise typer.BadParameter("give a prompt or --template, not both", param_hint="PROMPT")
     if template is not None and source is not None:
@@ -138,92 +184,52 @@ def create(
             "give a prompt, or --from ID to repeat a generation, or --template NAME",
             param_hint="PROMPT",
         )
-    st = state(ctx)
-    out = st.output
-    client = st.ready_client()
-    repo = client.generations
-    if template is not None:
-        rendered = client.templates.render(template, values)
-        prompt = rendered.prompt
-        model = rendered.model if model is None else model
-        if aspect_ratio is None and isinstance(rendered.params.get("aspect_ratio"), str):
-            aspect_ratio = rendered.params["aspect_ratio"]
-        if seed is None and isinstance(rendered.params.get("seed"), int):
-            seed = rendered.params["seed"]
-    if source is not None:
-        base = repo.get(resolve_id(repo, source))
-        prompt = base.prompt if prompt is None else prompt
-        model = base.model if model is None else model
-        if aspect_ratio is None and isinstance(base.params.get("aspect_ratio"), str):
-            aspect_ratio = base.params["aspect_ratio"]
-        if seed is None and isinstance(base.params.get("seed"), int):
-            seed = base.params["seed"]
-    assert prompt is not None
-    aspect_ratio = aspect_ratio or "1:1"
-    # The library checks these too; checking them first keeps a refusal from
-    # following the "generating" line.
-    _validate.prompt(prompt)
-    _validate.aspect_ratio(aspect_ratio)
-    if seed is not None:
-        _validate.seed(seed)
-        _validate.seed(seed + num - 1)
-    image_model = client.model(model)  # refuses an unknown model before anything is reserved
-    credits = client.credits
-    before = credits.balance()
-    if before < num:
-        needed = "an image needs 1" if num == 1 else f"{num} images need {num}"
-        raise InsufficientCredits(
-            f"you have {plural(before, 'credit')}; {needed}",
-            hint="ask an operator for credits (`gen admin grant`)",
-        )
-    if not as_json:
-        out.note(
-            f"generating {plural(num, 'image')} with {escape(image_model.name)} · {aspect_ratio}"
-            f" · {plural(before, 'credit')}"
-        )
 
+
+def _make_all(
+    client: "Client", recipe: "Recipe", num: int, out: Output, *, open_after: bool, quiet: bool
+) -> list[dict[str, Any]]:
+    """Make ``num`` images, reporting each; on Ctrl-C say what was kept and exit 130."""
     made: list[dict[str, Any]] = []
-    progress = _Progress(out, prefix="", quiet=as_json)
+    progress = _Progress(out, prefix="", quiet=quiet)
     try:
         for index in range(num):
             progress.prefix = f"[{index + 1}/{num}] " if num > 1 else ""
-            progress.reserved = False
-            started = time.monotonic()
-            with out.status(f"{progress.prefix}starting…") as spinner:
-                progress.spinner = spinner
-                gen = client.create(
-                    prompt,
-                    model=model,
-                    aspect_ratio=aspect_ratio,
-                    seed=None if seed is None else seed + index,
-                    on_status=progress,
-                )
-            progress.spinner = None
-            progress.reserved = False  # spent now: an interrupt from here on refunds nothing
-            elapsed = time.monotonic() - started
-            url = repo.image_url(gen)
+            gen, url, elapsed = _make_one(client, recipe, index, progress)
             made.append({**gen.to_dict(), "url": url, "elapsed_seconds": round(elapsed, 3)})
-            if not as_json:
+            if not quiet:
                 out.out.print(Text.assemble("created ", (gen.id, "bold"), f" in {elapsed:.1f}s"))
                 out.out.print(Text(f"  stored at {url}"))
             if open_after:
-                try:
-                    open_in_viewer(url)
-                except GenvaultError as exc:
-                    out.hint(f"not opened: {exc.message}; {exc.hint}")
+                _open(out, url)
     except KeyboardInterrupt:
-        if progress.reserved:
-            out.note("cancelled; the credit was refunded")
-        else:
-            out.note("cancelled")
+        out.note("cancelled; the credit was refunded" if progress.reserved else "cancelled")
         if made:
             out.note(f"{plural(len(made), 'image')} of {num} had been made and saved before that")
         raise typer.Exit(130) from None
-    after = credits.balance()
-    if as_json:
-        out.json({"generations": made, "credits_before": before, "credits_after": after})
-    else:
-        out.out.print(f"credits: {before} → {after}")
+    return made
+
+
+def _make_one(
+    client: "Client", recipe: "Recipe", index: int, progress: _Progress
+) -> "tuple[Generation, str, float]":
+    """Image ``index`` of the batch, its URL, and how many seconds it took."""
+    progress.reserved = False
+    started = time.monotonic()
+    with progress.output.status(f"{progress.prefix}starting…") as spinner:
+        progress.spinner = spinner
+        gen = client.make(recipe, index=index, on_status=progress)
+    progress.spinner = None
+    progress.reserved = False  # spent now: an interrupt from here on refunds nothing
+    elapsed = time.monotonic() - started
+    return gen, client.generations.image_url(gen), elapsed
+
+
+def _open(out: Output, url: str) -> None:
+    try:
+        open_in_viewer(url)
+    except GenvaultError as exc:
+        out.hint(f"not opened: {exc.message}; {exc.hint}")
 
 
 _PLACEHOLDER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -1,6 +1,5 @@
 """`gen doctor`: check the setup step by step, one line per check with the fix."""
 
-import hashlib
 import os
 import secrets
 from collections.abc import Callable
@@ -10,12 +9,12 @@ from typing import TYPE_CHECKING, Literal
 import typer
 from rich.text import Text
 
-from genvault._exceptions import GenvaultError
+from genvault import GenvaultError
 from genvault.cli._context import JsonOpt, State, backend_description, state
 from genvault.cli._render import plain_table
 
 if TYPE_CHECKING:
-    from genvault import Client, Settings
+    from genvault import Client, Settings, Upkeep
 
 __all__ = ["Check", "app"]
 
@@ -34,8 +33,7 @@ class Check:
     fix: str = ""
 
 
-class _Stop(Exception):
-    """A check failed in a way that makes the checks after it meaningless."""
+_HOSTED_SCHEMA = "hosted project: run database/verify.sql in the SQL editor, or set DATABASE_URL"
 
 
 class _Doctor:
@@ -44,7 +42,7 @@ class _Doctor:
         self.checks: list[Check] = []
         self.settings: Settings | None = None
         self.client: Client | None = None
-        self.url: str | None = None
+        self.upkeep: Upkeep | None = None
         self.user_id: str | None = None
         self.token: str | None = None
 
@@ -111,22 +109,11 @@ class _Doctor:
                     "check SUPABASE_URL; is the project paused?",
                 )
             return Check("", "pass", f"{self.settings.supabase_url} answers")
-        import psycopg
+        from genvault import Upkeep
 
         with self.st.output.status("connecting to the database…"):
-            self.url = self.client.database_url()
-        try:
-            with psycopg.connect(self.url, connect_timeout=10) as conn:
-                row = conn.execute("show server_version").fetchone()
-        except psycopg.Error as exc:
-            return Check(
-                "",
-                "fail",
-                f"could not connect: {str(exc).strip()}",
-                "check DATABASE_URL and that the server is running",
-            )
-        version = row[0] if row else "?"
-        return Check("", "pass", f"PostgreSQL {version} answers")
+            self.upkeep = Upkeep(self.client.database_url())
+        return Check("", "pass", f"PostgreSQL {self.upkeep.server_version()} answers")
 
     def check_signed_in(self) -> Check:
         assert self.client is not None
@@ -143,65 +130,34 @@ class _Doctor:
         )
 
     def check_migrations(self) -> Check:
-        if self.url is None:
+        if self.upkeep is None:
+            return Check("", "skip", _HOSTED_SCHEMA)
+        status = self.upkeep.status()
+        if status.pending:
             return Check(
-                "",
-                "skip",
-                "hosted project: run database/verify.sql in the SQL editor, or set DATABASE_URL",
+                "", "fail", f"not applied: {', '.join(status.pending)}", "run `gen db migrate`"
             )
-        import psycopg
-
-        from genvault._migrate import APPEND_ONLY, MIGRATIONS, sql_dir
-
-        with psycopg.connect(self.url) as conn:
-            exists = conn.execute(
-                "select to_regclass('genvault_meta.migrations') is not null"
-            ).fetchone()
-            recorded: dict[str, str] = {}
-            if exists and exists[0]:
-                recorded = dict(
-                    conn.execute("select name, checksum from genvault_meta.migrations").fetchall()
-                )
-        folder = sql_dir()
-        pending = [
-            m.name
-            for m in MIGRATIONS
-            if m.name not in recorded and not m.plain_postgres_only and not m.needs_storage
-        ]
-        drift = [
-            name
-            for name, checksum in recorded.items()
-            if (folder / name).is_file()
-            and hashlib.sha256((folder / name).read_text().encode()).hexdigest() != checksum
-        ]
-        if pending:
-            return Check("", "fail", f"not applied: {', '.join(pending)}", "run `gen db migrate`")
-        if drift and not APPEND_ONLY:
+        changed = ", ".join(status.changed)
+        if changed and not status.append_only:
             return Check(
                 "",
                 "fail",
-                f"changed since they were applied: {', '.join(drift)}",
+                f"changed since they were applied: {changed}",
                 "run `gen db migrate` to apply the new versions",
             )
-        if drift:
+        if changed:
             return Check(
                 "",
                 "fail",
-                f"changed after they were applied: {', '.join(drift)}",
+                f"changed after they were applied: {changed}",
                 "migrations are append-only; restore the files and add a new migration",
             )
-        return Check("", "pass", f"{len(recorded)} applied, none pending")
+        return Check("", "pass", f"{status.applied} applied, none pending")
 
     def check_schema(self) -> Check:
-        if self.url is None:
-            return Check(
-                "",
-                "skip",
-                "hosted project: run database/verify.sql in the SQL editor, or set DATABASE_URL",
-            )
-        from genvault._migrate import verify
-
-        results = verify(self.url)
+        if self.upkeep is None:
+            return Check("", "skip", _HOSTED_SCHEMA)
+        results = self.upkeep.verify()
         failed = [f"{name}: {detail}" if detail else name for name, ok, detail in results if not ok]
         if failed:
             more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
@@ -299,7 +255,7 @@ class _Doctor:
         return Check("", "pass", f"{model.name} on Replicate, token accepted")
 
 
-@app.command(rich_help_panel="Setup")
+@app.command()
 def doctor(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Check the setup: settings, database, sign-in, schema, storage, image model.
 

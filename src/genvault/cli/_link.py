@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.text import Text
 
-from genvault._exceptions import NotFound
+from genvault import NotFound
 from genvault.cli._context import JsonOpt, state
-from genvault.cli._ids import find_generation, pick
 from genvault.cli._render import local_time, plain_table, short_id
 from genvault.cli._sharing import CollectionOpt, shared_table, subject
 
@@ -88,7 +87,7 @@ def link_create(
         name: str | None = target.name
     else:
         assert generation_id is not None
-        gen = find_generation(client.generations, generation_id)
+        gen = client.generations.resolve(generation_id)
         link = client.sharing.create_link(generation_id=gen.id, expires_in=lifetime)
         what = short_id(gen.id)
         name = None
@@ -145,7 +144,7 @@ def link_revoke(
     """End a link at once: it no longer opens."""
     st = state(ctx)
     sharing = st.ready_client().sharing
-    link = pick(sharing.links(), lambda k: k.id, link_id, what="link", listed_by="gen link list")
+    link = sharing.resolve_link(link_id)
     if link.revoked_at is not None or not sharing.revoke_link(link.id):
         raise NotFound(
             f"the link {short_id(link.id)} was already revoked",

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from genvault import _validate
 from genvault.cli._context import JsonOpt, state
 from genvault.cli._history import BeforeOpt, LimitOpt, find_page, show_page
 
@@ -101,11 +100,11 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """Your generations, newest first, a page at a time; the options narrow it down."""
-    from genvault import HistoryFilter
+    from genvault import GenerationsRepo, HistoryFilter
 
     start = parse_when(since, "--from", end_of_day=False)
     end = parse_when(until, "--to", end_of_day=False)
-    wanted = tuple(_validate.tags(tags)) if tags else ()
+    wanted = tuple(GenerationsRepo.clean_tags(tags)) if tags else ()
     st = state(ctx)
     client = st.ready_client()
     where = HistoryFilter(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.text import Text
 
-from genvault._exceptions import InvalidInput
+from genvault import InvalidInput
 from genvault.cli._context import JsonOpt, State, state
 from genvault.cli._history import BeforeOpt, IdsArg, LimitOpt, find_page, show_page
 from genvault.cli._ids import find_generations
@@ -62,10 +62,10 @@ def unstar(ctx: typer.Context, generation_ids: IdsArg, as_json: JsonOpt = False)
 
 
 def _tag_list(values: list[str] | None) -> list[str]:
-    from genvault import _validate
+    from genvault import GenerationsRepo
 
     names = [part for value in values or () for part in value.split(",")]
-    return _validate.tags(names) if names else []
+    return GenerationsRepo.clean_tags(names) if names else []
 
 
 @app.command()

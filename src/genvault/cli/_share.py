@@ -6,9 +6,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from genvault._exceptions import NotFound
+from genvault import NotFound
 from genvault.cli._context import JsonOpt, default_command_group, state
-from genvault.cli._ids import find_generation, pick
 from genvault.cli._render import local_time, one_line, plain_table, short_id
 from genvault.cli._sharing import CollectionOpt, subject
 
@@ -55,7 +54,7 @@ def share_add(
         what = f"the collection {target.name}"
         made_dict = {**made.to_dict(), "collection_name": target.name}
     else:
-        gen = find_generation(client.generations, targets[0])
+        gen = client.generations.resolve(targets[0])
         made = client.sharing.share(email, generation_id=gen.id)
         what = f"{short_id(gen.id)} ({one_line(gen.prompt)[:40]})"
         made_dict = made.to_dict()
@@ -137,9 +136,7 @@ def unshare(
     """End a share at once: the other user no longer sees it."""
     st = state(ctx)
     sharing = st.ready_client().sharing
-    target = pick(
-        sharing.shares(), lambda s: s.id, share_id, what="share", listed_by="gen share list"
-    )
+    target = sharing.resolve_share(share_id)
     if not sharing.unshare(target.id):  # ended meanwhile
         raise NotFound(f"you have no share {share_id!r}", hint="list them with `gen share list`")
     if as_json:

@@ -10,7 +10,6 @@ from rich.text import Text
 
 from genvault.cli._context import JsonOpt, default_command_group, state
 from genvault.cli._history import BeforeOpt, LimitOpt
-from genvault.cli._ids import find_shared, pick
 from genvault.cli._render import human_bytes
 from genvault.cli._sharing import shared_table
 
@@ -45,13 +44,7 @@ def shared_list(
     sharing = st.ready_client().sharing
     share_id = None
     if share is not None:
-        share_id = pick(
-            sharing.shared_with_me(),
-            lambda s: s.id,
-            share,
-            what="share",
-            listed_by="gen share list --with-me",
-        ).id
+        share_id = sharing.resolve_received(share).id
     page = sharing.generations(share_id=share_id, limit=limit, before=before)
     if as_json:
         out.json({"items": [g.to_dict() for g in page.items], "next_cursor": page.next_cursor})
@@ -95,7 +88,7 @@ def shared_download(
 
     st = state(ctx)
     sharing = st.ready_client().sharing
-    item = find_shared(sharing, generation_id)
+    item = sharing.resolve(generation_id)
     data = sharing.read_image(item)
     target = Path(dest or ".")
     if target.is_dir() or (dest or "").endswith(("/", os.sep)):

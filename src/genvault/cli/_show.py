@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from genvault._exceptions import GenvaultError
+from genvault import GenvaultError
 from genvault.cli._context import JsonOpt, state
-from genvault.cli._history import IdArg, resolve_id
+from genvault.cli._history import IdArg
 from genvault.cli._render import human_bytes, inline_image, inline_protocol, local_time, short_id
 from genvault.cli._viewer import open_in_viewer
 
@@ -24,7 +24,7 @@ def show(ctx: typer.Context, generation_id: IdArg, as_json: JsonOpt = False) -> 
     st = state(ctx)
     out = st.output
     repo = st.ready_client().generations
-    gen = repo.get(resolve_id(repo, generation_id))
+    gen = repo.get(repo.full_id(generation_id))
     url = repo.image_url(gen)
     if as_json:
         out.json({**gen.to_dict(), "url": url})
@@ -78,7 +78,7 @@ def open_(ctx: typer.Context, generation_id: IdArg) -> None:
     """Open the full-size image in the default viewer or browser."""
     st = state(ctx)
     repo = st.ready_client().generations
-    gen = repo.get(resolve_id(repo, generation_id))
+    gen = repo.get(repo.full_id(generation_id))
     url = repo.image_url(gen)
     open_in_viewer(url)
     st.output.out.print(Text(f"opened {url}"))
@@ -110,7 +110,7 @@ def download(
     output_dir.mkdir(parents=True, exist_ok=True)
     saved = []
     for value in generation_ids:
-        path = repo.download(resolve_id(repo, value), output_dir)
+        path = repo.download(repo.full_id(value), output_dir)
         size = path.stat().st_size
         saved.append({"id": path.stem, "path": str(path), "bytes": size})
         if not as_json:

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from genvault._exceptions import InvalidInput, NotFound
+from genvault import NotFound
 from genvault.cli._context import JsonOpt, state
 from genvault.cli._organise import quoted
 from genvault.cli._render import one_line, plain_table
@@ -52,18 +52,15 @@ def template_save(
     as_json: JsonOpt = False,
 ) -> None:
     """Save a prompt with {placeholders} as a template (replacing one of the same name)."""
-    from genvault import _validate
-
-    text = _validate.prompt(prompt)
     params: dict[str, Any] = {}
     if aspect_ratio is not None:
-        params["aspect_ratio"] = _validate.aspect_ratio(aspect_ratio)
+        params["aspect_ratio"] = aspect_ratio
     if seed is not None:
-        params["seed"] = _validate.seed(seed)
-    if model is not None:
-        model = _check_model(model)
+        params["seed"] = seed
     st = state(ctx)
-    saved = st.ready_client().templates.save(name, text, model=model, params=params)
+    client = st.ready_client()
+    text = client.check_prompt(prompt)
+    saved = client.templates.save(name, text, model=model, params=params)
     if as_json:
         st.output.json(saved.to_dict())
         return
@@ -71,19 +68,6 @@ def template_save(
     st.output.out.print(Text(f"saved the template {saved.name} (needs: {needs})"))
     sets = " ".join(f"--set {p}=..." for p in saved.placeholders)
     st.output.hint(f"use it with: gen create --template {quoted(saved.name)} {sets}".rstrip())
-
-
-def _check_model(name: str) -> str:
-    from genvault._replicate import MODEL_REF
-    from genvault._settings import OFFLINE_MODEL
-
-    clean = name.strip()
-    if clean != OFFLINE_MODEL and (not MODEL_REF.match(clean) or clean.startswith("genvault/")):
-        raise InvalidInput(
-            f"model name {clean!r} is malformed",
-            hint=f"use owner/name or owner/name:version, or {OFFLINE_MODEL}",
-        )
-    return clean
 
 
 @template_app.command("list")

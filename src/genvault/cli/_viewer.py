@@ -8,7 +8,7 @@ there is none (over ssh, in a container).
 import os
 import sys
 
-from genvault._exceptions import GenvaultError
+from genvault import GenvaultError
 
 __all__ = ["open_in_viewer"]
 

@@ -24,7 +24,7 @@ from genvault.web._guard import make_token
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
-    from genvault._client import Client
+    from genvault import Client
 
 __all__ = ["create_app"]
 

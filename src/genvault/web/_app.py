@@ -41,17 +41,24 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from genvault._client import Client
-from genvault._exceptions import GenvaultError, InvalidInput, NotFound
-from genvault._imagegen import ASPECT_RATIOS
-from genvault._models import Collection, Generation, Page, TagCount
-from genvault._validate import MAX_PROMPT
+from genvault import (
+    ASPECT_RATIOS,
+    MAX_PROMPT,
+    Client,
+    Collection,
+    Generation,
+    GenvaultError,
+    InvalidInput,
+    NotFound,
+    Page,
+    TagCount,
+)
 from genvault.web._base import (
     HERE,
     NO_STORE,
     PAGE_SIZE,
     Pages,
-    Vault,
+    balance_or_none,
     describe,
     field,
     image_response,
@@ -92,7 +99,7 @@ class _History:
     """Everything the History page shows besides the header."""
 
     credits: int
-    page: Page
+    page: Page[Generation]
     tags: list[TagCount]
     collections: list[Collection]
 
@@ -121,10 +128,10 @@ class _Gallery(Routes):
             made = None
             if made_id:
                 try:
-                    made = self.vault.generations().get(made_id)
+                    made = self.client.generations.get(made_id)
                 except (NotFound, InvalidInput):
                     made = None
-            return self.vault.credits().balance(), made
+            return self.client.credits.balance(), made
 
         credits, made = await run_in_threadpool(load)
         context = self._generate_context(credits, made=made)
@@ -136,7 +143,7 @@ class _Gallery(Routes):
             "credits": credits,
             "max_prompt": MAX_PROMPT,
             "aspect_ratios": ASPECT_RATIOS,
-            "model": self.vault.client.settings.default_model,
+            "model": self.client.settings.default_model,
             "prompt": "",
             "aspect_ratio": "1:1",
             "made": None,
@@ -144,26 +151,26 @@ class _Gallery(Routes):
             **extra,
         }
 
-    def _find(self, filters: Filters, before: str | None) -> Page:
-        return self.vault.generations().find(filters.where(), limit=PAGE_SIZE, before=before)
+    def _find(self, filters: Filters, before: str | None) -> Page[Generation]:
+        return self.client.generations.find(filters.where(), limit=PAGE_SIZE, before=before)
 
     async def history_page(self, request: Request) -> Response:
         filters = Filters.from_query(request.query_params)
         before = request.query_params.get("before") or None
 
         def load() -> _History:
-            repo = self.vault.generations()
+            repo = self.client.generations
             return _History(
-                credits=self.vault.credits().balance(),
+                credits=self.client.credits.balance(),
                 page=self._find(filters, before),
                 tags=repo.tags(),
-                collections=self.vault.collections().list(),
+                collections=self.client.collections.list(),
             )
 
         found = await run_in_threadpool(load)
         collection = next((c for c in found.collections if c.id == filters.collection), None)
         models = sorted(
-            {self.vault.client.settings.default_model, filters.model}
+            {self.client.settings.default_model, filters.model}
             | {gen.model for gen in found.page.items} - {""}
         )
         context = {
@@ -195,7 +202,7 @@ class _Gallery(Routes):
         return response
 
     @staticmethod
-    def _older_link(filters: Filters, page: Page) -> str | None:
+    def _older_link(filters: Filters, page: Page[Generation]) -> str | None:
         if page.next_cursor is None:
             return None
         return filters.url(before=page.next_cursor)
@@ -208,10 +215,10 @@ class _Gallery(Routes):
         if "application/x-ndjson" in request.headers.get("accept", ""):
             return await self._generate_streaming(prompt, aspect_ratio)
         try:
-            gen = await run_in_threadpool(self.vault.create, prompt, aspect_ratio)
+            gen = await run_in_threadpool(self.client.create, prompt, aspect_ratio=aspect_ratio)
         except GenvaultError as exc:
             status, title, message, hint = describe(exc)
-            credits = await run_in_threadpool(self.vault.balance_or_none)
+            credits = await run_in_threadpool(balance_or_none, self.client)
             error = {"title": title, "message": message, "hint": hint}
             context = self._generate_context(
                 credits, prompt=prompt, aspect_ratio=aspect_ratio, error=error
@@ -233,8 +240,8 @@ class _Gallery(Routes):
 
         def work() -> None:
             try:
-                gen = self.vault.create(prompt, aspect_ratio, status)
-                events.put({"type": "done", **_card(gen), "credits": self.vault.balance_or_none()})
+                gen = self.client.create(prompt, aspect_ratio=aspect_ratio, on_status=status)
+                events.put({"type": "done", **_card(gen), "credits": balance_or_none(self.client)})
             except BaseException as exc:
                 events.put(exc)
 
@@ -261,7 +268,7 @@ class _Gallery(Routes):
 
     # -- moving to the trash -------------------------------------------------
     def _trash(self, generation_id: str) -> None:
-        if not self.vault.generations().trash([generation_id]):
+        if not self.client.generations.trash([generation_id]):
             raise NotFound(f"no generation {generation_id} in your history")
 
     async def delete(self, request: Request) -> Response:
@@ -277,7 +284,7 @@ class _Gallery(Routes):
         if field(form, "confirmed") == "yes":
             await run_in_threadpool(self._trash, generation_id)
             return RedirectResponse(back, status_code=303)
-        gen = await run_in_threadpool(lambda: self.vault.generations().get(generation_id))
+        gen = await run_in_threadpool(lambda: self.client.generations.get(generation_id))
         context = {"tab": "history", "gen": gen, "back": back}
         return self.pages.render(request, "confirm_delete.html", context)
 
@@ -292,7 +299,7 @@ class _Gallery(Routes):
         generation_id = request.path_params["id"]
 
         def read() -> tuple[Generation, bytes]:
-            repo = self.vault.generations()
+            repo = self.client.generations
             gen = repo.get(generation_id)
             return gen, repo.read_image(gen, thumbnail=thumbnail)
 
@@ -302,9 +309,9 @@ class _Gallery(Routes):
 
 def build_app(client: Client, token: str) -> Starlette:
     """The gallery for ``client``'s signed-in user, guarded by ``token``."""
-    vault, pages = Vault(client), Pages(token)
+    pages = Pages(token)
     groups = (_Gallery, TagRoutes, TrashRoutes, CollectionRoutes, SharedRoutes, LinkRoutes)
-    routes = [route for group in groups for route in group(vault, pages).routes()]
+    routes = [route for group in groups for route in group(client, pages).routes()]
     routes.append(Mount("/static", StaticFiles(directory=HERE / "static"), name="static"))
     return Starlette(
         routes=routes,

@@ -1,15 +1,15 @@
 """What every route of the gallery shares: the Client, rendering, errors, replies.
 
-:class:`Vault` is the app's one Client, used from the server's worker threads;
-:class:`Pages` renders templates with the CSRF token in them and turns the
-library's errors into a page or a JSON answer. :func:`reply` answers a form or
-a script alike: JSON when the script asked for it, else a redirect.
+The app's one Client serves the server's worker threads directly (it sets
+itself up once, under its own lock); :func:`balance_or_none` reads its credits
+for a page that must render anyway. :class:`Pages` renders templates with the
+CSRF token in them and turns the library's errors into a page or a JSON
+answer. :func:`reply` answers a form or a script alike: JSON when the script
+asked for it, else a redirect.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from datetime import datetime
 from http import HTTPStatus
 from pathlib import Path
@@ -21,9 +21,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from genvault._client import Client
-from genvault._exceptions import (
+from genvault import (
     BackendUnreachable,
+    Client,
     ConfigError,
     Conflict,
     GenvaultError,
@@ -35,9 +35,6 @@ from genvault._exceptions import (
     PermissionDenied,
     StorageFailed,
 )
-from genvault._models import Generation
-from genvault._organise import CollectionsRepo, SharingRepo
-from genvault._repos import CreditsRepo, GenerationsRepo
 from genvault.web._guard import CSRF_FIELD, csrf_cookie_name
 
 __all__ = [
@@ -45,7 +42,7 @@ __all__ = [
     "NO_STORE",
     "PAGE_SIZE",
     "Pages",
-    "Vault",
+    "balance_or_none",
     "describe",
     "field",
     "image_response",
@@ -139,58 +136,12 @@ def image_response(
     return Response(data, media_type="image/webp", headers=headers)
 
 
-class Vault:
-    """The app's one Client, shared by the server's worker threads.
-
-    The Client builds its connection pool and token verifier on first use;
-    that first use happens once, under a lock, before threads share them.
-    """
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
-        self._lock = threading.Lock()
-        self._warm = False
-
-    def _ready(self) -> None:
-        if not self._warm:
-            with self._lock:
-                if not self._warm:
-                    _ = self.client.credits
-                    self._warm = True
-
-    def generations(self) -> GenerationsRepo:
-        self._ready()
-        return self.client.generations
-
-    def credits(self) -> CreditsRepo:
-        self._ready()
-        return self.client.credits
-
-    def collections(self) -> CollectionsRepo:
-        self._ready()
-        return self.client.collections
-
-    def sharing(self) -> SharingRepo:
-        self._ready()
-        return self.client.sharing
-
-    def visitor(self) -> Client:
-        """The Client, for what a public link shows to anyone holding it."""
-        self._ready()
-        return self.client
-
-    def create(
-        self, prompt: str, aspect_ratio: str, on_status: Callable[[str, str], None] | None = None
-    ) -> Generation:
-        self._ready()
-        return self.client.create(prompt, aspect_ratio=aspect_ratio, on_status=on_status)
-
-    def balance_or_none(self) -> int | None:
-        """Credits left, or None when they cannot be read just now."""
-        try:
-            return self.credits().balance()
-        except GenvaultError:
-            return None
+def balance_or_none(client: Client) -> int | None:
+    """Credits left, or None when they cannot be read just now."""
+    try:
+        return client.credits.balance()
+    except GenvaultError:
+        return None
 
 
 class Pages:

@@ -18,8 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from genvault._exceptions import NotFound
-from genvault._models import Collection
+from genvault import Collection, NotFound
 from genvault.web._base import field, reply, wants_json
 from genvault.web._link_routes import DEFAULT_EXPIRY, EXPIRIES
 from genvault.web._routes import Routes
@@ -43,7 +42,7 @@ class CollectionRoutes(Routes):
 
     async def collections_page(self, request: Request) -> Response:
         def load() -> tuple[int, list[Collection]]:
-            return self.vault.credits().balance(), self.vault.collections().list()
+            return self.client.credits.balance(), self.client.collections.list()
 
         credits, collections = await run_in_threadpool(load)
         context = {
@@ -58,7 +57,7 @@ class CollectionRoutes(Routes):
     async def create_collection(self, request: Request) -> Response:
         form = await request.form()
         name = field(form, "name")
-        made = await run_in_threadpool(lambda: self.vault.collections().create(name))
+        made = await run_in_threadpool(lambda: self.client.collections.create(name))
         return reply(request, form, made.to_dict(), back="/collections", status=201)
 
     async def rename_collection(self, request: Request) -> Response:
@@ -66,7 +65,7 @@ class CollectionRoutes(Routes):
         form = await request.form()
         name = field(form, "name")
         renamed = await run_in_threadpool(
-            lambda: self.vault.collections().rename(collection_id, name)
+            lambda: self.client.collections.rename(collection_id, name)
         )
         return reply(request, form, renamed.to_dict(), back="/collections")
 
@@ -84,7 +83,7 @@ class CollectionRoutes(Routes):
             )
 
         def run() -> None:
-            repo = self.vault.collections()
+            repo = self.client.collections
             if not repo.delete(repo.resolve(collection_id).id):
                 raise NotFound(f"no collection {collection_id}")
 
@@ -103,8 +102,8 @@ class CollectionRoutes(Routes):
         generation_id = field(form, "generation_id")
 
         def run() -> tuple[Collection, int]:
-            self.vault.generations().get(generation_id)
-            repo = self.vault.collections()
+            self.client.generations.get(generation_id)
+            repo = self.client.collections
             found = repo.resolve(collection_id)
             if add:
                 changed = repo.add(found.id, [generation_id])

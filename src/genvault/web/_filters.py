@@ -17,8 +17,7 @@ from urllib.parse import urlencode
 
 from starlette.datastructures import QueryParams
 
-from genvault._exceptions import InvalidInput
-from genvault._models import SORTS, HistoryFilter
+from genvault import HistoryFilter, InvalidInput
 
 __all__ = ["SORT_LABELS", "Filters"]
 
@@ -58,7 +57,7 @@ class Filters:
     def from_query(cls, params: QueryParams) -> Filters:
         """The filters of a page address; InvalidInput for a value that cannot be one."""
         sort = params.get("sort") or "newest"
-        if sort not in SORTS:
+        if sort not in HistoryFilter.SORTS:
             raise InvalidInput(f"unknown order {sort[:20]!r}", hint="use newest, oldest or starred")
         tags: list[str] = []
         for raw in params.getlist("tag"):

@@ -20,8 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from genvault._exceptions import InvalidInput, NotFound
-from genvault._models import PublicLink, SharedGeneration
+from genvault import InvalidInput, NotFound, PublicLink, SharedGeneration
 from genvault.web._base import NO_STORE, field, image_response, reply, wants_json, when
 from genvault.web._routes import Routes
 
@@ -57,7 +56,7 @@ class LinkRoutes(Routes):
 
     async def _links_page(self, request: Request, made: dict[str, Any] | None) -> Response:
         def load() -> tuple[int, list[PublicLink]]:
-            return self.vault.credits().balance(), self.vault.sharing().links()
+            return self.client.credits.balance(), self.client.sharing.links()
 
         credits, links = await run_in_threadpool(load)
         context = {"tab": "collections", "credits": credits, "links": links, "made": made}
@@ -73,7 +72,7 @@ class LinkRoutes(Routes):
                 f"unknown expiry {expiry[:20]!r}", hint="choose one of: " + ", ".join(EXPIRIES)
             )
         link = await run_in_threadpool(
-            lambda: self.vault.sharing().create_link(
+            lambda: self.client.sharing.create_link(
                 generation_id=generation_id,
                 collection_id=collection_id,
                 expires_in=EXPIRIES[expiry][1],
@@ -94,7 +93,7 @@ class LinkRoutes(Routes):
         form = await request.form()
 
         def run() -> None:
-            if not self.vault.sharing().revoke_link(link_id):
+            if not self.client.sharing.revoke_link(link_id):
                 raise NotFound(f"no open link {link_id}", hint="it may have been revoked already")
 
         await run_in_threadpool(run)
@@ -103,7 +102,7 @@ class LinkRoutes(Routes):
     def _open(self, token: str) -> list[SharedGeneration] | None:
         """What the link shows, or None when it does not open (any reason alike)."""
         try:
-            return self.vault.visitor().open_link(token)
+            return self.client.open_link(token)
         except (NotFound, InvalidInput):
             return None
 
@@ -129,7 +128,7 @@ class LinkRoutes(Routes):
             item = next((i for i in items if i.id == image_id), None)
             if item is None:
                 return None
-            return self.vault.visitor().read_link_image(item, thumbnail=thumbnail)
+            return self.client.read_link_image(item, thumbnail=thumbnail)
 
         data = await run_in_threadpool(read)
         if data is None:

@@ -18,7 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from genvault.web._base import Pages, Vault, field, local_path
+from genvault import Client
+from genvault.web._base import Pages, field, local_path
 
 __all__ = ["Routes"]
 
@@ -26,8 +27,8 @@ __all__ = ["Routes"]
 class Routes(ABC):
     """A group of routes, bound to the app's Client and renderer."""
 
-    def __init__(self, vault: Vault, pages: Pages) -> None:
-        self.vault = vault
+    def __init__(self, client: Client, pages: Pages) -> None:
+        self.client = client
         self.pages = pages
 
     @abstractmethod

@@ -14,8 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from genvault._models import SharedGeneration
-from genvault._organise import SharedPage
+from genvault import Page, SharedGeneration
 from genvault.web._base import PAGE_SIZE, image_response
 from genvault.web._routes import Routes
 
@@ -34,14 +33,14 @@ class SharedRoutes(Routes):
             Route("/shared/images/{id}/thumb", self.shared_thumbnail, methods=get),
         ]
 
-    def _shared(self, before: str | None) -> SharedPage:
-        return self.vault.sharing().generations(limit=PAGE_SIZE, before=before)
+    def _shared(self, before: str | None) -> Page[SharedGeneration]:
+        return self.client.sharing.generations(limit=PAGE_SIZE, before=before)
 
     async def shared_page(self, request: Request) -> Response:
         before = request.query_params.get("before") or None
 
-        def load() -> tuple[int, SharedPage]:
-            return self.vault.credits().balance(), self._shared(before)
+        def load() -> tuple[int, Page[SharedGeneration]]:
+            return self.client.credits.balance(), self._shared(before)
 
         credits, page = await run_in_threadpool(load)
         context = {
@@ -73,7 +72,7 @@ class SharedRoutes(Routes):
         generation_id = request.path_params["id"]
 
         def read() -> tuple[SharedGeneration, bytes]:
-            repo = self.vault.sharing()
+            repo = self.client.sharing
             item = repo.get(generation_id)
             return item, repo.read_image(item, thumbnail=thumbnail)
 

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from genvault._exceptions import InvalidInput, NotFound
+from genvault import GenerationsRepo, InvalidInput, NotFound
 from genvault.web._base import field, reply
 from genvault.web._routes import Routes
 
@@ -23,15 +23,11 @@ __all__ = ["TagRoutes"]
 
 
 def _split_tags(text: str) -> list[str]:
-    """Tags typed as "portrait, winter light": trimmed, lower-cased, no repeats."""
-    out: list[str] = []
-    for part in text.split(","):
-        tag = part.strip().lower()
-        if tag and tag not in out:
-            out.append(tag)
-    if not out:
+    """Tags typed as "portrait, winter light", as the library stores them."""
+    parts = [part for part in text.split(",") if part.strip()]
+    if not parts:
         raise InvalidInput("no tag given", hint="type a tag, or several separated by commas")
-    return out
+    return GenerationsRepo.clean_tags(parts)
 
 
 class TagRoutes(Routes):
@@ -51,7 +47,7 @@ class TagRoutes(Routes):
         starred = field(form, "starred", "1") not in ("0", "false", "")
 
         def run() -> None:
-            if not self.vault.generations().star([generation_id], starred=starred):
+            if not self.client.generations.star([generation_id], starred=starred):
                 raise NotFound(f"no generation {generation_id}")
 
         await run_in_threadpool(run)
@@ -64,7 +60,7 @@ class TagRoutes(Routes):
         tags = _split_tags(field(form, "tags"))
 
         def run() -> int:
-            repo = self.vault.generations()
+            repo = self.client.generations
             repo.get(generation_id)  # NotFound for an id that is not the user's
             return repo.tag([generation_id], tags)
 
@@ -75,13 +71,14 @@ class TagRoutes(Routes):
     async def untag(self, request: Request) -> Response:
         generation_id = request.path_params["id"]
         form = await request.form()
-        tag = field(form, "tag").strip().lower()
+        typed = field(form, "tag")
 
-        def run() -> int:
-            repo = self.vault.generations()
+        def run() -> tuple[int, str]:
+            repo = self.client.generations
             repo.get(generation_id)
-            return repo.untag([generation_id], [tag])
+            [tag] = repo.clean_tags([typed])
+            return repo.untag([generation_id], [tag]), tag
 
-        removed = await run_in_threadpool(run)
+        removed, tag = await run_in_threadpool(run)
         payload = {"id": generation_id, "tag": tag, "removed": removed}
         return reply(request, form, payload, back="/history")

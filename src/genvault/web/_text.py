@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from genvault._exceptions import InvalidInput
+from genvault import InvalidInput
 from genvault.web._guard import MAX_FORM_BYTES, _read_body, _replay
 
 __all__ = ["Utf8Only", "undecodable"]

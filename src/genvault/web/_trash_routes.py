@@ -19,8 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from genvault._exceptions import InvalidInput, NotFound
-from genvault._models import HistoryFilter, Page
+from genvault import Generation, HistoryFilter, InvalidInput, NotFound, Page
 from genvault.web._base import PAGE_SIZE, field, reply, wants_json
 from genvault.web._routes import Routes
 
@@ -49,19 +48,19 @@ class TrashRoutes(Routes):
             Route("/trash/{id}/delete", self.delete_for_good, methods=post),
         ]
 
-    def _trash(self, before: str | None) -> Page:
+    def _trash(self, before: str | None) -> Page[Generation]:
         where = HistoryFilter(trash=True)
-        return self.vault.generations().find(where, limit=PAGE_SIZE, before=before)
+        return self.client.generations.find(where, limit=PAGE_SIZE, before=before)
 
-    def _trash_context(self, page: Page) -> dict[str, Any]:
+    def _trash_context(self, page: Page[Generation]) -> dict[str, Any]:
         left = {gen.id: _days_left(gen.trashed_at) for gen in page.items}
         return {"page": page, "days_left": left}
 
     async def trash_page(self, request: Request) -> Response:
         before = request.query_params.get("before") or None
 
-        def load() -> tuple[int, Page]:
-            return self.vault.credits().balance(), self._trash(before)
+        def load() -> tuple[int, Page[Generation]]:
+            return self.client.credits.balance(), self._trash(before)
 
         credits, page = await run_in_threadpool(load)
         context = {
@@ -87,7 +86,7 @@ class TrashRoutes(Routes):
         form = await request.form()
 
         def run() -> None:
-            if not self.vault.generations().restore([generation_id]):
+            if not self.client.generations.restore([generation_id]):
                 raise NotFound(f"no image {generation_id} in your trash")
 
         await run_in_threadpool(run)
@@ -107,7 +106,7 @@ class TrashRoutes(Routes):
             )
 
         def run() -> None:
-            repo = self.vault.generations()
+            repo = self.client.generations
             gen = repo.get(generation_id)
             if gen.trashed_at is None:
                 raise InvalidInput(
@@ -130,5 +129,5 @@ class TrashRoutes(Routes):
                 button="Empty trash",
                 back="/trash",
             )
-        removed = await run_in_threadpool(lambda: self.vault.generations().empty_trash())
+        removed = await run_in_threadpool(lambda: self.client.generations.empty_trash())
         return reply(request, form, {"deleted": removed}, back="/trash")

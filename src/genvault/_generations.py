@@ -1,9 +1,9 @@
-"""Reading and managing a user's history and credits.
+"""Reading and managing a user's history: pages, filters, ids, stars, tags, the trash.
 
-``GenerationsRepo`` and ``CreditsRepo`` are what the CLI and the web page use.
-Each method is one call of a SQL function through a :class:`Transport`, so
-Postgres (row level security and the functions' own checks) decides what the
-user may see and change; these classes only shape arguments and results.
+``GenerationsRepo`` is what the CLI and the web page use. Each method is one
+call of a SQL function through a :class:`Transport`, so Postgres (row level
+security and the functions' own checks) decides what the user may see and
+change; this class only shapes arguments and results.
 """
 
 from __future__ import annotations
@@ -13,26 +13,18 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from genvault import _validate
 from genvault._exceptions import InvalidInput, NotFound, StorageFailed
-from genvault._models import (
-    SORTS,
-    Cursor,
-    DeleteOutcome,
-    Generation,
-    HistoryFilter,
-    LedgerEntry,
-    Page,
-    TagCount,
-)
+from genvault._lookup import Scope, only_match, parse_id
+from genvault._paging import MAX_PAGE, Cursor, Page, fetch_page, walk
+from genvault._records import SORTS, DeleteOutcome, Generation, HistoryFilter, TagCount
 from genvault._storage import Storage
 from genvault._transport import Transport
 
-__all__ = ["CreditsRepo", "GenerationsRepo"]
+__all__ = ["GenerationsRepo"]
 
 _PATH_CHUNK = 500
 
@@ -44,101 +36,75 @@ class GenerationsRepo:
         self._transport = transport
         self._storage = storage
 
-    def _page(self, fn: str, args: dict[str, Any], limit: int, before: str | None) -> Page:
-        _validate.page_size(limit)
-        cursor = Cursor.decode(before) if before else None
-        rows = self._transport.rpc(
-            fn,
-            {
-                **args,
-                "page_size": limit + 1,
-                "before_created_at": cursor.created_at if cursor else None,
-                "before_id": cursor.id if cursor else None,
-            },
-        )
-        items = [Generation.from_row(r) for r in rows[:limit]]
-        more = len(rows) > limit
-        next_cursor = Cursor(items[-1].created_at, items[-1].id).encode() if more else None
-        return Page(items, next_cursor)
+    def _page(
+        self, fn: str, args: dict[str, Any], limit: int, before: str | None
+    ) -> Page[Generation]:
+        def rows(size: int, cursor: Cursor | None) -> Any:
+            return self._transport.rpc(
+                fn,
+                {
+                    **args,
+                    "page_size": size,
+                    "before_created_at": cursor.created_at if cursor else None,
+                    "before_id": cursor.id if cursor else None,
+                },
+            )
 
-    def list(self, *, limit: int = 50, before: str | None = None) -> Page:
+        return fetch_page(rows, Generation.from_row, limit=limit, before=before)
+
+    def list(self, *, limit: int = 50, before: str | None = None) -> Page[Generation]:
         """One page of history, newest first. ``before`` is a previous page's cursor."""
         return self._page("list_generations", {}, limit, before)
 
     def find(
         self, where: HistoryFilter | None = None, *, limit: int = 50, before: str | None = None
-    ) -> Page:
+    ) -> Page[Generation]:
         """One page of the history (or the trash) under ``where``'s filters and order.
 
         ``before`` is the previous page's cursor, from the same filter.
         """
         where = where or HistoryFilter()
-        _validate.page_size(limit)
-        if where.sort not in SORTS:
-            raise InvalidInput(
-                f"unknown order {where.sort!r}", hint="use one of: " + ", ".join(SORTS)
-            )
-        if where.text is not None:
-            _check_search_text(where.text)
-        if where.model is not None:
-            _validate.text(where.model, "model filter")
-        if where.created_from and where.created_to and where.created_from >= where.created_to:
-            raise InvalidInput(
-                "the date range is empty: the start must come before the end",
-                hint="swap the two dates, or leave one of them out",
-            )
-        wanted = _validate.tags(where.tags) if where.tags else None
-        cursor = Cursor.decode(before) if before else None
-        if cursor is not None and (where.sort == "starred") != (cursor.starred is not None):
-            raise InvalidInput(
-                "this cursor belongs to a page in another order",
-                hint="start again from the first page",
-            )
-        rows = self._transport.rpc(
-            "find_generations",
-            {
-                "page_size": limit + 1,
-                "sort": where.sort,
-                "cursor_created_at": cursor.created_at if cursor else None,
-                "cursor_id": cursor.id if cursor else None,
-                "cursor_starred": cursor.starred if cursor else None,
-                "search_text": where.text,
-                "created_from": where.created_from,
-                "created_to": where.created_to,
-                "with_model": where.model,
-                "starred_only": where.starred,
-                "collection_id": (
-                    _validate.generation_id(where.collection_id, what="collection id")
-                    if where.collection_id
-                    else None
-                ),
-                "with_tags": wanted,
-                "in_trash": where.trash,
-            },
-        )
-        items = [Generation.from_row(r) for r in rows[:limit]]
-        more = len(rows) > limit
-        next_cursor = None
-        if more:
-            last = items[-1]
-            starred = last.starred if where.sort == "starred" else None
-            next_cursor = Cursor(last.created_at, last.id, starred).encode()
-        return Page(items, next_cursor)
+        args = _filter_args(where)
+        by_star = where.sort == "starred"
 
-    def refresh(self, *, limit: int = 50) -> Page:
+        def rows(size: int, cursor: Cursor | None) -> Any:
+            if cursor is not None and by_star != (cursor.starred is not None):
+                raise InvalidInput(
+                    "this cursor belongs to a page in another order",
+                    hint="start again from the first page",
+                )
+            return self._transport.rpc(
+                "find_generations",
+                {
+                    **args,
+                    "page_size": size,
+                    "cursor_created_at": cursor.created_at if cursor else None,
+                    "cursor_id": cursor.id if cursor else None,
+                    "cursor_starred": cursor.starred if cursor else None,
+                },
+            )
+
+        def mark(last: Generation) -> Cursor:
+            return Cursor(last.created_at, last.id, last.starred if by_star else None)
+
+        return fetch_page(rows, Generation.from_row, limit=limit, before=before, mark=mark)
+
+    def find_all(
+        self, where: HistoryFilter | None = None, *, before: str | None = None
+    ) -> Page[Generation]:
+        """Every page under ``where`` from ``before`` on, as one page (no next cursor)."""
+        items = walk(lambda cursor: self.find(where, limit=MAX_PAGE, before=cursor), before)
+        return Page(builtins.list(items), None)
+
+    def refresh(self, *, limit: int = 50) -> Page[Generation]:
         """The newest page again (after a create or delete elsewhere)."""
         return self.list(limit=limit)
 
     def iter_all(self, *, page_size: int = 200, before: str | None = None) -> Iterator[Generation]:
         """Every generation, newest first, fetched a page at a time."""
-        while True:
-            page = self.list(limit=page_size, before=before)
-            yield from page.items
-            if page.next_cursor is None:
-                return
-            before = page.next_cursor
+        return walk(lambda cursor: self.list(limit=page_size, before=cursor), before)
 
-    def search(self, text: str, *, limit: int = 50, before: str | None = None) -> Page:
+    def search(self, text: str, *, limit: int = 50, before: str | None = None) -> Page[Generation]:
         """Generations whose prompt contains ``text`` (any case; %, _ and \\ are literal)."""
         _check_search_text(text)
         return self._page("search_generations", {"search_text": text}, limit, before)
@@ -150,6 +116,48 @@ class GenerationsRepo:
         if not rows:
             raise NotFound(f"no generation {gid}", hint="list your ids with `gen list`")
         return Generation.from_row(rows[0])
+
+    def resolve(self, value: str, *, scope: Scope = "history") -> Generation:
+        """The user's generation for a full id or an unambiguous 8+ character prefix.
+
+        InvalidInput for something that is not an id, or a prefix of two ids;
+        NotFound when the user has none with that id in ``scope``.
+        """
+        listed_by = "gen trash" if scope == "trash" else "gen list"
+        full, prefix = parse_id(value, "generation id", listed_by)
+        gen = self.get(full) if full is not None else self._by_prefix(value, prefix, scope)
+        if scope == "history" and gen.trashed_at is not None:
+            raise NotFound(
+                f"generation {gen.id} is in the trash",
+                hint=f"bring it back first with `gen restore {gen.id[:8]}`",
+            )
+        if scope == "trash" and gen.trashed_at is None:
+            raise NotFound(
+                f"generation {gen.id} is not in the trash", hint="list the trash with `gen trash`"
+            )
+        return gen
+
+    def full_id(self, value: str) -> str:
+        """The id ``value`` names: a full id as given, or the one generation in the
+        history whose id starts with these 8 or more characters."""
+        full, prefix = parse_id(value, "generation id", "gen list")
+        return full if full is not None else self._by_prefix(value, prefix, "history").id
+
+    def _by_prefix(self, value: str, prefix: str, scope: Scope) -> Generation:
+        trash = {"history": False, "trash": True, "any": None}[scope]
+        rows = self._transport.rpc(
+            "generations_by_id_prefix", {"id_prefix": prefix, "in_trash": trash}
+        )
+        found = [Generation.from_row(r) for r in rows]
+        match = only_match(found, lambda g: g.id, value, prefix, "generation id")
+        if match is None:
+            where = " in the trash" if scope == "trash" else ""
+            listed_by = "gen trash" if scope == "trash" else "gen list"
+            raise NotFound(
+                f"no generation id{where} starts with {value!r}",
+                hint=f"list your ids with `{listed_by}`",
+            )
+        return match
 
     def delete(self, generation_ids: Iterable[str]) -> builtins.list[DeleteOutcome]:
         """Delete generations and their stored files; reports each id's outcome.
@@ -196,27 +204,24 @@ class GenerationsRepo:
 
     def tag(self, generation_ids: Iterable[str], tags: Iterable[str]) -> int:
         """Add tags to generations; returns how many tags were new."""
-        names = _validate.tags(tags)
-        return int(
-            self._transport.rpc(
-                "tag_generations",
-                {"generation_ids": _ids(generation_ids), "tags": names},
-                scalar=True,
-            )
-            or 0
-        )
+        return self._retag("tag_generations", generation_ids, tags)
 
     def untag(self, generation_ids: Iterable[str], tags: Iterable[str]) -> int:
         """Remove tags from generations; returns how many were removed."""
+        return self._retag("untag_generations", generation_ids, tags)
+
+    def _retag(self, fn: str, generation_ids: Iterable[str], tags: Iterable[str]) -> int:
         names = _validate.tags(tags)
-        return int(
-            self._transport.rpc(
-                "untag_generations",
-                {"generation_ids": _ids(generation_ids), "tags": names},
-                scalar=True,
-            )
-            or 0
-        )
+        args = {"generation_ids": _ids(generation_ids), "tags": names}
+        return int(self._transport.rpc(fn, args, scalar=True) or 0)
+
+    @staticmethod
+    def clean_tags(values: Iterable[str]) -> builtins.list[str]:
+        """Tags as they are stored: trimmed, lower-case, without repeats.
+
+        InvalidInput for none, an empty or over-long tag, or more than 20 at once.
+        """
+        return _validate.tags(values)
 
     def tags(self) -> builtins.list[TagCount]:
         """The user's tags, most used first, with how many generations carry each."""
@@ -273,6 +278,35 @@ class GenerationsRepo:
         return result
 
 
+def _filter_args(where: HistoryFilter) -> dict[str, Any]:
+    """``where`` as find_generations' arguments, each checked first."""
+    if where.sort not in SORTS:
+        raise InvalidInput(f"unknown order {where.sort!r}", hint="use one of: " + ", ".join(SORTS))
+    if where.text is not None:
+        _check_search_text(where.text)
+    if where.model is not None:
+        _validate.text(where.model, "model filter")
+    if where.created_from and where.created_to and where.created_from >= where.created_to:
+        raise InvalidInput(
+            "the date range is empty: the start must come before the end",
+            hint="swap the two dates, or leave one of them out",
+        )
+    collection = where.collection_id
+    return {
+        "sort": where.sort,
+        "search_text": where.text,
+        "created_from": where.created_from,
+        "created_to": where.created_to,
+        "with_model": where.model,
+        "starred_only": where.starred,
+        "collection_id": (
+            _validate.generation_id(collection, what="collection id") if collection else None
+        ),
+        "with_tags": _validate.tags(where.tags) if where.tags else None,
+        "in_trash": where.trash,
+    }
+
+
 def _check_search_text(text: str) -> None:
     if not isinstance(text, str) or not text.strip():
         raise InvalidInput("the search text is empty", hint="give a word from the prompt")
@@ -301,24 +335,3 @@ def _returned_ids(rows: builtins.list[Any], fn: str) -> builtins.list[str]:
         else:
             out.append(str(row))
     return out
-
-
-class CreditsRepo:
-    """The signed-in user's credit balance and its history."""
-
-    def __init__(self, transport: Transport) -> None:
-        self._transport = transport
-
-    def balance(self) -> int:
-        """Credits left."""
-        return int(self._transport.rpc("my_credits", {}, scalar=True) or 0)
-
-    def has_credits(self, needed: int = 1) -> bool:
-        """Whether at least ``needed`` credits are left."""
-        return self.balance() >= needed
-
-    def ledger(self, *, limit: int = 20, since: datetime | None = None) -> list[LedgerEntry]:
-        """The most recent changes to the balance, newest first."""
-        _validate.page_size(limit)
-        rows = self._transport.rpc("my_ledger", {"max_rows": limit, "since": since})
-        return [LedgerEntry.from_row(r) for r in rows]

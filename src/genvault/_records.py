@@ -1,4 +1,4 @@
-"""The rows genvault returns: plain frozen dataclasses, parsed from either transport.
+"""The records genvault returns: plain frozen dataclasses, parsed from either transport.
 
 PostgREST answers with JSON (timestamps and ids as strings); psycopg with Python
 values. ``from_row`` accepts both, so callers never see the difference.
@@ -6,25 +6,18 @@ values. ``from_row`` accepts both, so callers never see the difference.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
-
-from genvault._exceptions import InvalidInput
+from datetime import datetime
+from typing import Any, ClassVar
 
 __all__ = [
     "Collection",
-    "Cursor",
     "DeleteOutcome",
     "Generation",
     "HistoryFilter",
     "LedgerEntry",
-    "Page",
     "PublicLink",
     "RenderedTemplate",
     "Share",
@@ -119,48 +112,6 @@ class Generation:
 
 
 @dataclass(frozen=True)
-class Cursor:
-    """Where the next page starts: the last row's (created_at, id), and for the
-    "starred first" order whether that row was starred."""
-
-    created_at: datetime
-    id: str
-    starred: bool | None = None
-
-    def encode(self) -> str:
-        """An opaque, URL-safe token to hand back as ``before``."""
-        raw = f"{self.created_at.astimezone(UTC).isoformat()}|{self.id}"
-        if self.starred is not None:
-            raw += "|1" if self.starred else "|0"
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-    @classmethod
-    def decode(cls, token: str) -> Cursor:
-        """Parse a token made by :meth:`encode`; InvalidInput if it is not one."""
-        try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-            stamp, ident, *rest = raw.split("|")
-            if len(rest) > 1 or (rest and rest[0] not in ("0", "1")):
-                raise ValueError(raw)
-            starred = (rest[0] == "1") if rest else None
-            return cls(datetime.fromisoformat(stamp), str(uuid.UUID(ident)), starred)
-        except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-            raise InvalidInput(
-                f"malformed page cursor: {token[:40]!r}",
-                hint="pass the cursor printed under the previous page, unchanged",
-            ) from exc
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of history, newest first."""
-
-    items: list[Generation]
-    next_cursor: str | None
-    """Pass as ``before`` for the next page; None on the last page."""
-
-
-@dataclass(frozen=True)
 class LedgerEntry:
     """One change to a credit balance."""
 
@@ -216,6 +167,9 @@ class HistoryFilter:
     """newest, oldest, or starred (starred first, then newest)."""
     trash: bool = False
     """The trash instead of the history."""
+
+    SORTS: ClassVar[tuple[str, ...]] = SORTS
+    """The orders ``sort`` may name."""
 
     def is_plain(self) -> bool:
         """True for the whole history newest first (the plain list)."""
