@@ -927,6 +927,32 @@ end
 $function$;
 grant execute on function public.find_generations(integer, text, timestamp with time zone, uuid, boolean, text, timestamp with time zone, timestamp with time zone, text, boolean, uuid, text[], boolean) to authenticated;
 
+CREATE OR REPLACE FUNCTION public.generations_by_id_prefix(id_prefix text, in_trash boolean DEFAULT false)
+ RETURNS SETOF public.user_generations
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO ''
+AS $function$
+declare
+  me text := public.genvault_require_user();
+begin
+  if id_prefix is null or id_prefix !~ '^[0-9a-f]{1,32}$' then
+    raise exception 'an id prefix is 1 to 32 hexadecimal digits' using errcode = '22023',
+      hint = 'Give the first characters of the id, without dashes.';
+  end if;
+  -- Two rows are enough to tell a unique prefix from an ambiguous one.
+  return query
+    select g.*
+      from public.user_generations g
+     where g.id between rpad(id_prefix, 32, '0')::uuid and rpad(id_prefix, 32, 'f')::uuid
+       and g.user_id = me
+       and (in_trash is null or (g.trashed_at is not null) = in_trash)
+     order by g.id
+     limit 2;
+end
+$function$;
+grant execute on function public.generations_by_id_prefix(text, boolean) to authenticated;
+
 CREATE OR REPLACE FUNCTION public.genvault_check_collection_item()
  RETURNS trigger
  LANGUAGE plpgsql
