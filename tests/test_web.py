@@ -167,7 +167,12 @@ def test_download_gives_the_stored_bytes(
     target = tmp_path / "saved.webp"
     lightbox_download.value.save_as(target)
     assert target.read_bytes() == stored
-    assert page.locator("#lightbox-image").evaluate("img => img.naturalHeight > img.naturalWidth")
+    # The full-size image loads on its own time: wait for it, then read its shape.
+    image = page.locator("#lightbox-image")
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=image.element_handle()
+    )
+    assert image.evaluate("img => img.naturalHeight > img.naturalWidth")
 
 
 def test_search_narrows_as_you_type(gallery: Callable[..., Gallery], page: Page) -> None:
